@@ -1,0 +1,111 @@
+r"""Adadelta: step sizes from running averages of squared gradients and squared updates."""
+
+import numpy as np
+
+from .base import Optimizer, _check_number
+
+
+def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=0.95,
+                    epsilon=1e-7):
+    r"""One Adadelta step on ``variable``, in place (Keras 3's rule).
+
+    Parameters
+    ----------
+    variable : ndarray
+        The parameter :math:`w`, updated in place.
+    gradient : ndarray
+        :math:`g`, same shape; not modified.
+    acc_grad : ndarray
+        :math:`E[g^2]`, the running average of squared gradients, in place.
+    acc_delta : ndarray
+        :math:`E[\Delta^2]`, the running average of squared updates, in place.
+    learning_rate : float
+        :math:`\eta`.
+    rho : float
+        :math:`\rho`.
+    epsilon : float
+        :math:`\epsilon`.
+
+    Returns
+    -------
+    ndarray
+        ``variable``, after the step.
+
+    Notes
+    -----
+    .. math::
+
+        E[g^2] &\leftarrow \rho\, E[g^2] + (1 - \rho)\, g^2 \\
+        \Delta &= -\frac{\sqrt{E[\Delta^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}}\, g \\
+        E[\Delta^2] &\leftarrow \rho\, E[\Delta^2] + (1 - \rho)\, \Delta^2 \\
+        w &\leftarrow w + \eta\, \Delta
+
+    Zeiler (2012) has no learning rate (:math:`\eta = 1`); Keras keeps one,
+    with default 0.001, so Keras's Adadelta moves 1000 times more slowly than
+    the paper's unless you pass ``learning_rate=1.0``.
+    """
+    eps = np.float32(epsilon)
+    acc_grad[...] = rho * acc_grad + (1 - rho) * np.square(gradient)
+    delta = -(np.sqrt(acc_delta + eps) * gradient / np.sqrt(acc_grad + eps))
+    acc_delta[...] = rho * acc_delta + (1 - rho) * np.square(delta)
+    variable += np.float32(learning_rate) * delta
+    return variable
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta, as ``keras.optimizers.Adadelta``.
+
+    Parameters
+    ----------
+    learning_rate : float, LearningRateSchedule or callable
+        Defaults to 0.001 (the paper's form is 1.0).
+    rho : float
+        The decay rate, in [0, 1). Defaults to 0.95.
+    epsilon : float
+        Defaults to 1e-7.
+    weight_decay, clipnorm, clipvalue, global_clipnorm, name
+        See :class:`~gdlib.optimizers.base.Optimizer`.
+
+    Notes
+    -----
+    The rule is :func:`adadelta_update`. State per parameter: 2 numbers.
+    """
+
+    state_values_per_parameter = 2
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+        )
+        self.rho = _check_number("rho", rho, low=0, high=1, high_open=True)
+        self.epsilon = _check_number("epsilon", epsilon, low=0)
+
+    def build(self, variables):
+        super().build(variables)
+        self._accumulated_grads = self._add_slots(variables)
+        self._accumulated_delta_vars = self._add_slots(variables)
+
+    def update_step(self, gradient, variable, learning_rate):
+        i = self._get_variable_index(variable)
+        adadelta_update(variable, gradient, self._accumulated_grads[i],
+                        self._accumulated_delta_vars[i], learning_rate, self.rho, self.epsilon)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"rho": self.rho, "epsilon": self.epsilon})
+        return config

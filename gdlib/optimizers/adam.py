@@ -1,0 +1,157 @@
+r"""Adam: momentum on the gradient, RMSprop-style scaling, and bias correction."""
+
+import numpy as np
+
+from .base import Optimizer, _check_bool, _check_number
+
+
+def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, beta_2=0.999,
+                epsilon=1e-7, v_hat=None):
+    r"""One Adam step on ``variable``, in place (Keras 3's rule).
+
+    Parameters
+    ----------
+    variable : ndarray
+        The parameter :math:`w`, updated in place.
+    gradient : ndarray
+        :math:`g`, same shape; not modified.
+    m : ndarray
+        :math:`m`, the first moment (moving average of :math:`g`), in place.
+    v : ndarray
+        :math:`v`, the second moment (moving average of :math:`g^2`), in place.
+    learning_rate : float
+        :math:`\eta`.
+    iteration : int
+        Number of updates already made (the optimizer's ``iterations``);
+        this is step :math:`t` = ``iteration + 1``.
+    beta_1, beta_2 : float
+        :math:`\beta_1, \beta_2`.
+    epsilon : float
+        :math:`\hat\epsilon`.
+    v_hat : ndarray or None
+        :math:`\hat v`, the running maximum of :math:`v`, for AMSGrad.
+
+    Returns
+    -------
+    ndarray
+        ``variable``, after the step.
+
+    Notes
+    -----
+    .. math::
+
+        \alpha &= \eta \, \frac{\sqrt{1 - \beta_2^{\,t}}}{1 - \beta_1^{\,t}} \\
+        m &\leftarrow m + (g - m)(1 - \beta_1) \\
+        v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
+        \hat v &\leftarrow \max(\hat v, v) \text{ and } v \text{ replaced by } \hat v
+            \quad \text{(amsgrad)} \\
+        w &\leftarrow w - \frac{\alpha\, m}{\sqrt{v} + \hat\epsilon}
+
+    Keras folds the bias corrections :math:`1/(1-\beta_1^t)` and
+    :math:`1/(1-\beta_2^t)` into the step size :math:`\alpha`, the
+    "efficient version" at the end of Section 2 of Kingma & Ba (2015). It is
+    Algorithm 1 except for where epsilon sits: this :math:`\hat\epsilon`
+    equals Algorithm 1's :math:`\epsilon\sqrt{1-\beta_2^t}`, so it matters
+    most in the first steps. :math:`m + (g-m)(1-\beta_1)` is
+    :math:`\beta_1 m + (1-\beta_1) g` rearranged.
+    """
+    t = np.float32(iteration + 1)
+    beta_1_power = np.float32(beta_1) ** t
+    beta_2_power = np.float32(beta_2) ** t
+    alpha = np.float32(learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    m += (gradient - m) * (1 - beta_1)
+    v += (np.square(gradient) - v) * (1 - beta_2)
+    if v_hat is not None:
+        np.maximum(v_hat, v, out=v_hat)
+        v = v_hat
+    variable -= m * alpha / (np.sqrt(v) + np.float32(epsilon))
+    return variable
+
+
+class Adam(Optimizer):
+    r"""Adam, as ``keras.optimizers.Adam``.
+
+    Parameters
+    ----------
+    learning_rate : float, LearningRateSchedule or callable
+        Defaults to 0.001.
+    beta_1 : float
+        Decay of the first-moment estimate, in [0, 1). Defaults to 0.9.
+    beta_2 : float
+        Decay of the second-moment estimate, in [0, 1). Defaults to 0.999.
+    epsilon : float
+        "Epsilon hat" of Kingma & Ba (before Section 2.1), not the epsilon
+        of their Algorithm 1. Defaults to 1e-7.
+    amsgrad : bool
+        Use the AMSGrad variant (Reddi et al., 2018). Defaults to False.
+    weight_decay, clipnorm, clipvalue, global_clipnorm, name
+        See :class:`~gdlib.optimizers.base.Optimizer`.
+
+    Notes
+    -----
+    The rule is :func:`adam_update`. State per parameter: 2 numbers, 3 with
+    amsgrad.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+    ):
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+        )
+        self.beta_1 = _check_number("beta_1", beta_1, low=0, high=1, high_open=True)
+        self.beta_2 = _check_number("beta_2", beta_2, low=0, high=1, high_open=True)
+        self.epsilon = _check_number("epsilon", epsilon, low=0)
+        self.amsgrad = _check_bool("amsgrad", amsgrad)
+
+    @property
+    def state_values_per_parameter(self):
+        return 3 if self.amsgrad else 2
+
+    def build(self, variables):
+        super().build(variables)
+        self._momentums = self._add_slots(variables)
+        self._velocities = self._add_slots(variables)
+        self._velocity_hats = self._add_slots(variables) if self.amsgrad else []
+
+    def update_step(self, gradient, variable, learning_rate):
+        i = self._get_variable_index(variable)
+        adam_update(
+            variable,
+            gradient,
+            self._momentums[i],
+            self._velocities[i],
+            learning_rate,
+            self.iterations,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            v_hat=self._velocity_hats[i] if self.amsgrad else None,
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "beta_1": self.beta_1,
+                "beta_2": self.beta_2,
+                "epsilon": self.epsilon,
+                "amsgrad": self.amsgrad,
+            }
+        )
+        return config

@@ -1,0 +1,161 @@
+r"""Stochastic gradient descent, with optional (Nesterov) momentum: Keras's ``SGD``."""
+
+import warnings
+
+import numpy as np
+
+from .base import Optimizer, _check_bool, _check_number
+
+
+def sgd_update(variable, gradient, m, learning_rate, momentum=0.0, nesterov=False):
+    r"""One SGD step on ``variable``, in place (Keras 3's rule).
+
+    Parameters
+    ----------
+    variable : ndarray
+        The parameter :math:`w`, updated in place.
+    gradient : ndarray
+        :math:`g = \partial L / \partial w`, same shape; not modified.
+    m : ndarray or None
+        The velocity :math:`m` (zeros at the start), updated in place. Unused,
+        and may be None, when ``momentum`` is 0.
+    learning_rate : float
+        :math:`\eta`.
+    momentum : float
+        :math:`\mu \in [0, 1]`.
+    nesterov : bool
+        Use Nesterov's look-ahead form.
+
+    Returns
+    -------
+    ndarray
+        ``variable``, after the step.
+
+    Notes
+    -----
+    Without momentum, :math:`w \leftarrow w - \eta g`. With momentum:
+
+    .. math::
+
+        m &\leftarrow \mu m - \eta g \\
+        w &\leftarrow w + m \\
+        w &\leftarrow w + \mu m - \eta g \quad \text{(instead, if nesterov)}
+
+    Keras keeps the learning rate *inside* the velocity (Sutskever et al.,
+    2013), so :math:`m` is a step, not an average gradient; PyTorch's form
+    :math:`m \leftarrow \mu m + g,\; w \leftarrow w - \eta m` is the same
+    method only while :math:`\eta` is constant. The Nesterov line is the
+    reformulation of Bengio et al. (2013), which evaluates no gradient at a
+    look-ahead point.
+    """
+    lr = np.float32(learning_rate)
+    if momentum == 0:
+        variable -= gradient * lr
+        return variable
+    mu = np.float32(momentum)
+    m[...] = m * mu - gradient * lr
+    if nesterov:
+        variable += m * mu - gradient * lr
+    else:
+        variable += m
+    return variable
+
+
+class SGD(Optimizer):
+    r"""Gradient descent (with momentum) optimizer, as ``keras.optimizers.SGD``.
+
+    Parameters
+    ----------
+    learning_rate : float, LearningRateSchedule or callable
+        Defaults to 0.01.
+    momentum : float
+        :math:`\mu \in [0, 1]`; 0 is plain gradient descent. Defaults to 0.0.
+    nesterov : bool
+        Whether to apply Nesterov momentum. Defaults to False.
+    weight_decay, clipnorm, clipvalue, global_clipnorm, name
+        See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr : float, optional
+        Deprecated Keras 2 spelling of ``learning_rate`` (DeprecationWarning).
+    decay : float, optional
+        Deprecated Keras 2 time decay (DeprecationWarning): the learning rate
+        of update :math:`t` (counting from 0, one per batch) is
+        :math:`\eta / (1 + \text{decay} \cdot t)`. Keras 3 ignores ``decay``;
+        use ``schedules.InverseTimeDecay(lr, 1, decay)`` instead, which gives
+        the same numbers.
+
+    Notes
+    -----
+    The rule is :func:`sgd_update`. State per parameter: 1 number (the
+    velocity) with momentum, none without.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.0,
+        nesterov=False,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name=None,
+        lr=None,
+        decay=None,
+    ):
+        if lr is not None:
+            warnings.warn(
+                "The `lr` argument is deprecated, use `learning_rate` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if learning_rate != 0.01:
+                raise ValueError(
+                    "Pass either `learning_rate` or the deprecated `lr`, not "
+                    f"both. Received: learning_rate={learning_rate!r}, lr={lr!r}"
+                )
+            learning_rate = lr
+        if decay is not None:
+            warnings.warn(
+                "The `decay` argument is deprecated (Keras 3 ignores it); gdlib "
+                "applies learning_rate / (1 + decay * iterations). Use "
+                "`schedules.InverseTimeDecay(learning_rate, 1, decay)` instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            _check_number("decay", decay, low=0)
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            clipnorm=clipnorm,
+            clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
+            name=name,
+        )
+        self.momentum = _check_number("momentum", momentum, low=0, high=1)
+        self.nesterov = _check_bool("nesterov", nesterov)
+        self.decay = 0.0 if decay is None else float(decay)
+
+    @property
+    def state_values_per_parameter(self):
+        return 1 if self.momentum != 0 else 0
+
+    def _current_learning_rate(self):
+        lr = super()._current_learning_rate()
+        if self.decay:
+            lr = lr / (1.0 + self.decay * self.iterations)
+        return lr
+
+    def build(self, variables):
+        super().build(variables)
+        self.momentums = self._add_slots(variables) if self.momentum != 0 else []
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.momentums[self._get_variable_index(variable)] if self.momentum != 0 else None
+        sgd_update(variable, gradient, m, learning_rate, self.momentum, self.nesterov)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"momentum": self.momentum, "nesterov": self.nesterov})
+        if self.decay:
+            config["decay"] = self.decay
+        return config
