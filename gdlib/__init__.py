@@ -1,0 +1,49 @@
+"""gdlib: a NumPy-only reference library with the Keras API, written to teach how
+neural networks learn.
+
+    >>> import gdlib
+    >>> model = gdlib.Sequential([
+    ...     gdlib.layers.Dense(512, activation="relu", input_shape=(64,)),
+    ...     gdlib.layers.Dense(10, activation="softmax"),
+    ... ])
+    >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+    ...               metrics=["accuracy"])
+
+``import gdlib`` needs only NumPy. ``gdlib.viz`` (matplotlib) and
+``gdlib.datasets`` (scikit-learn's bundled data) are imported on first use.
+"""
+
+import importlib
+
+from gdlib import activations, backend, callbacks, initializers, layers, losses, metrics, optimizers
+from gdlib import gradcheck, models
+from gdlib.backend import clear_session
+from gdlib.layers import Activation, Dense, Dropout, Input
+from gdlib.models import Sequential
+
+# NumPy-only modules written alongside the core; present once their issue lands.
+for _name in ("schedules", "tuning", "functions", "tape"):
+    try:
+        globals()[_name] = importlib.import_module(f"gdlib.{_name}")
+    except ModuleNotFoundError as _error:
+        if _error.name != f"gdlib.{_name}":
+            raise
+del _name
+
+try:
+    from gdlib.tape import GradientTape  # noqa: F401  (custom training loops, issue 3)
+except ImportError:
+    pass
+
+__version__ = "0.1.0"
+
+# Modules with heavier dependencies, imported only when first used.
+_LAZY_MODULES = ("viz", "datasets")
+
+
+def __getattr__(name):
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f"gdlib.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'gdlib' has no attribute {name!r}")
