@@ -45,10 +45,23 @@ def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=
     the paper's unless you pass ``learning_rate=1.0``.
     """
     eps = np.float32(epsilon)
-    acc_grad[...] = rho * acc_grad + (1 - rho) * np.square(gradient)
-    delta = -(np.sqrt(acc_delta + eps) * gradient / np.sqrt(acc_grad + eps))
-    acc_delta[...] = rho * acc_delta + (1 - rho) * np.square(delta)
-    variable += np.float32(learning_rate) * delta
+    acc_grad *= rho  # E[g^2] <- rho E[g^2] + (1 - rho) g^2
+    step = np.square(gradient)
+    step *= 1 - rho
+    acc_grad += step
+    delta = acc_delta + eps  # Delta = -sqrt(E[Delta^2] + eps) g / sqrt(E[g^2] + eps)
+    np.sqrt(delta, out=delta)
+    delta *= gradient
+    np.add(acc_grad, eps, out=step)
+    np.sqrt(step, out=step)
+    delta /= step
+    np.negative(delta, out=delta)
+    acc_delta *= rho  # E[Delta^2] <- rho E[Delta^2] + (1 - rho) Delta^2
+    np.square(delta, out=step)
+    step *= 1 - rho
+    acc_delta += step
+    delta *= np.float32(learning_rate)  # w <- w + eta Delta
+    variable += delta
     return variable
 
 

@@ -38,8 +38,12 @@ def adagrad_update(variable, gradient, accumulator, learning_rate, epsilon=1e-7)
     write :math:`\sqrt{a} + \epsilon` in later presentations, or leave it
     out), and starts :math:`a` at 0.1, which also bounds the first steps.
     """
-    accumulator += np.square(gradient)
-    variable -= np.float32(learning_rate) * gradient / np.sqrt(accumulator + np.float32(epsilon))
+    accumulator += np.square(gradient)  # a <- a + g^2
+    denominator = accumulator + np.float32(epsilon)  # sqrt(a + eps)
+    np.sqrt(denominator, out=denominator)
+    step = np.float32(learning_rate) * gradient  # w <- w - eta g / sqrt(a + eps)
+    step /= denominator
+    variable -= step
     return variable
 
 

@@ -59,12 +59,22 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     beta_1_power = np.float32(beta_1) ** t
     beta_2_power = np.float32(beta_2) ** t
     alpha = np.float32(learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-    m += (gradient - m) * (1 - beta_1)
-    v += (np.square(gradient) - v) * (1 - beta_2)
+    # Twelve array operations, two temporaries (`step`, `denominator`).
+    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
+    step *= 1 - beta_1
+    m += step
+    np.square(gradient, out=step)  # v <- v + (g^2 - v)(1 - beta_2)
+    step -= v
+    step *= 1 - beta_2
+    v += step
     if v_hat is not None:
-        np.maximum(v_hat, v, out=v_hat)
+        np.maximum(v_hat, v, out=v_hat)  # v_hat <- max(v_hat, v), used in place of v
         v = v_hat
-    variable -= m * alpha / (np.sqrt(v) + np.float32(epsilon))
+    denominator = np.sqrt(v)  # w <- w - alpha m / (sqrt(v) + eps)
+    denominator += np.float32(epsilon)
+    np.multiply(m, alpha, out=step)
+    step /= denominator
+    variable -= step
     return variable
 
 

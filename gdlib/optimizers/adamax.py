@@ -47,9 +47,16 @@ def adamax_update(variable, gradient, m, u, learning_rate, iteration, beta_1=0.9
     """
     t = np.float32(iteration + 1)
     beta_1_power = np.float32(beta_1) ** t
-    m += (gradient - m) * (1 - beta_1)
-    np.maximum(beta_2 * u, np.abs(gradient), out=u)
-    variable -= np.float32(learning_rate) * m / ((1 - beta_1_power) * (u + np.float32(epsilon)))
+    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
+    step *= 1 - beta_1
+    m += step
+    u *= beta_2  # u <- max(beta_2 u, |g|)
+    np.maximum(u, np.abs(gradient, out=step), out=u)
+    denominator = u + np.float32(epsilon)  # w <- w - eta m / ((1 - beta_1^t)(u + eps))
+    denominator *= 1 - beta_1_power
+    np.multiply(m, np.float32(learning_rate), out=step)
+    step /= denominator
+    variable -= step
     return variable
 
 

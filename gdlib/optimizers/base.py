@@ -59,7 +59,9 @@ def apply_weight_decay(variable, learning_rate, weight_decay):
     applies it before the optimizer's own update, for every optimizer that is
     given ``weight_decay``.
     """
-    variable -= variable * np.float32(weight_decay) * np.float32(learning_rate)
+    decay = variable * np.float32(weight_decay)  # w <- w - w lambda eta
+    decay *= np.float32(learning_rate)
+    variable -= decay
     return variable
 
 

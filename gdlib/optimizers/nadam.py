@@ -68,11 +68,24 @@ def nadam_update(variable, gradient, m, v, learning_rate, iteration, u_product, 
     u_product_t = np.float32(u_product)
     u_product_t_1 = u_product_t * u_t_1
     beta_2_power = b_2 ** t
-    m += (gradient - m) * (1 - b_1)
-    v += (np.square(gradient) - v) * (1 - b_2)
-    m_hat = u_t_1 * m / (1 - u_product_t_1) + (1 - u_t) * gradient / (1 - u_product_t)
-    v_hat = v / (1 - beta_2_power)
-    variable -= m_hat * np.float32(learning_rate) / (np.sqrt(v_hat) + np.float32(epsilon))
+    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
+    step *= 1 - b_1
+    m += step
+    np.square(gradient, out=step)  # v <- v + (g^2 - v)(1 - beta_2)
+    step -= v
+    step *= 1 - b_2
+    v += step
+    m_hat = m * u_t_1  # m_hat = mu_{t+1} m / (1 - Pi_t mu_{t+1}) + (1 - mu_t) g / (1 - Pi_t)
+    m_hat /= 1 - u_product_t_1
+    np.multiply(gradient, 1 - u_t, out=step)
+    step /= 1 - u_product_t
+    m_hat += step
+    np.divide(v, 1 - beta_2_power, out=step)  # v_hat = v / (1 - beta_2^t)
+    np.sqrt(step, out=step)  # w <- w - eta m_hat / (sqrt(v_hat) + eps)
+    step += np.float32(epsilon)
+    m_hat *= np.float32(learning_rate)
+    m_hat /= step
+    variable -= m_hat
     return variable
 
 

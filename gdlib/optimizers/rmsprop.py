@@ -53,19 +53,29 @@ def rmsprop_update(variable, gradient, v, learning_rate, rho=0.9, momentum=0.0, 
     notes leave the constant out; PyTorch adds it outside), and its momentum
     accumulates steps, with the learning rate already applied.
     """
-    lr = np.float32(learning_rate)
-    v[...] = rho * v + (1 - rho) * np.square(gradient)
+    eps = np.float32(epsilon)
+    v *= rho  # v <- rho v + (1 - rho) g^2
+    increment = np.square(gradient)
+    increment *= 1 - rho
+    v += increment
     if g_avg is not None:
-        g_avg[...] = rho * g_avg + (1 - rho) * gradient
-        denominator = v - np.square(g_avg) + np.float32(epsilon)
+        g_avg *= rho  # g_avg <- rho g_avg + (1 - rho) g
+        np.multiply(gradient, 1 - rho, out=increment)
+        g_avg += increment
+        denominator = np.square(g_avg)  # sqrt(v - g_avg^2 + eps)
+        np.subtract(v, denominator, out=denominator)
+        denominator += eps
     else:
-        denominator = v + np.float32(epsilon)
-    increment = lr * gradient / np.sqrt(denominator)
+        denominator = v + eps  # sqrt(v + eps)
+    np.sqrt(denominator, out=denominator)
+    np.multiply(gradient, np.float32(learning_rate), out=increment)  # Delta = eta g / sqrt(...)
+    increment /= denominator
     if momentum > 0:
-        m[...] = momentum * m + increment
+        m *= momentum  # m <- mu m + Delta;  w <- w - m
+        m += increment
         variable -= m
     else:
-        variable -= increment
+        variable -= increment  # w <- w - Delta
     return variable
 
 

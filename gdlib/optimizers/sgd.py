@@ -48,16 +48,19 @@ def sgd_update(variable, gradient, m, learning_rate, momentum=0.0, nesterov=Fals
     reformulation of Bengio et al. (2013), which evaluates no gradient at a
     look-ahead point.
     """
-    lr = np.float32(learning_rate)
+    step = gradient * np.float32(learning_rate)  # eta g
     if momentum == 0:
-        variable -= gradient * lr
+        variable -= step  # w <- w - eta g
         return variable
     mu = np.float32(momentum)
-    m[...] = m * mu - gradient * lr
+    m *= mu  # m <- mu m - eta g
+    m -= step
     if nesterov:
-        variable += m * mu - gradient * lr
+        look_ahead = m * mu  # w <- w + mu m - eta g
+        look_ahead -= step
+        variable += look_ahead
     else:
-        variable += m
+        variable += m  # w <- w + m
     return variable
 
 
