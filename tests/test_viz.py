@@ -503,3 +503,27 @@ def test_importing_gdlib_imports_neither_matplotlib_nor_sklearn():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_search_plots_with_a_real_tuner():
+    tuning = pytest.importorskip("gdlib.tuning")
+
+    def objective(hp):
+        x = hp.Float("x", -2.0, 2.0)
+        learning_rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+        return {"accuracy": 1.0 - (x - 1.0) ** 2 - 0.01 * np.log10(learning_rate) ** 2}
+
+    tuner = tuning.RandomSearch(objective_fn=objective, objective=tuning.Objective("accuracy", "max"),
+                                max_trials=6, seed=0)
+    tuner.search()
+    scores = [trial["score"] for trial in tuner.trials]
+    # The tuner maximises, so the running best is the running maximum.
+    fig = viz.plot_search_results(tuner)
+    lines = labelled_lines(fig.axes[0])
+    np.testing.assert_allclose(lines["trial score"].get_ydata(), scores)
+    np.testing.assert_allclose(lines["best so far"].get_ydata(), np.maximum.accumulate(scores))
+    fig = viz.plot_hyperparameter_scatter(tuner, "x", "learning_rate")
+    (points,) = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(points.get_array(), scores)
+    expected = [[t["hyperparameters"]["x"], t["hyperparameters"]["learning_rate"]] for t in tuner.trials]
+    np.testing.assert_allclose(points.get_offsets(), expected)
