@@ -4,10 +4,11 @@ Three steps:
 
 1. Make sure MathJax 3 is available locally (:mod:`scripts.mathjax`: the ``mathjax`` npm package, installed once
    into ``_build/.mathjax``; no CDN is ever referenced by the site).
-2. Run ``jupyter-book build . -n -W --keep-going``: nitpicky, every warning an error, so a failing cell, a broken
+2. Copy it into ``_build/html/_static/mathjax/``, where ``mathjax_path`` in ``_config.yml`` points. This happens
+   before Sphinx runs, so the checksum Sphinx appends to the script's address is the same in every build.
+3. Run ``jupyter-book build . -n -W --keep-going``: nitpicky, every warning an error, so a failing cell, a broken
    reference or an autodoc import failure fails the build. Notebooks are executed with the cache under
    ``_build/.jupyter_cache`` (see ``_config.yml``). Nothing in the build itself uses the network.
-3. Copy MathJax into ``_build/html/_static/mathjax/``, where ``mathjax_path`` in ``_config.yml`` points.
 
 On success it writes ``_build/book-stamp.json`` (the time and the build's duration), which the site tests use to
 decide whether the site is stale.
@@ -85,6 +86,9 @@ def build(api_only_importable=False):
         return 1
 
     # jupyter-book has no `python -m jupyter_book`; call its console entry point with this interpreter.
+    # MathJax goes into the output folder before Sphinx runs, so every page's script tag carries the same
+    # checksum (`?v=...`) whether or not the site was built before: the build is reproducible.
+    mathjax.copy_into_site(mathjax_dir, HTML / "_static" / "mathjax")
     command = [
         sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
         "build", str(ROOT), "-n", "-W", "--keep-going",
@@ -111,7 +115,6 @@ def build(api_only_importable=False):
         print("build_book: the build failed (warnings are errors); see the messages above.", file=sys.stderr)
         return status
 
-    mathjax.copy_into_site(mathjax_dir, HTML / "_static" / "mathjax")
     seconds = time.perf_counter() - started
     if api_only_importable:
         STAMP.unlink(missing_ok=True)
