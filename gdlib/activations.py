@@ -370,11 +370,14 @@ def erf(x):
 
     near = a < 2.5
     s = a[near]
+    two_s2 = 2 * s * s
     term = s.copy()
     total = s.copy()
     for n in range(1, 48):  # term_n = term_{n-1} * 2 s^2 / (2n + 1)
-        term = term * (2 * s * s) / (2 * n + 1)
+        term *= two_s2 / (2 * n + 1)
         total += term
+        if n % 8 == 0 and np.all(term <= 1e-17 * total):
+            break  # every remaining term is below float64 resolution
     out[near] = 2 / _SQRT_PI * np.exp(-s * s) * total
 
     b = a[~near]

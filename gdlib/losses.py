@@ -583,15 +583,24 @@ def softmax_crossentropy_gradient(y_true, probabilities, sparse, label_smoothing
     :math:`\epsilon`.
     """
     p = _as_float(probabilities)
-    n = _n_values(p)
+    k = p.shape[-1]
     if sparse:
-        labels, p = _prepare_sparse(y_true, p)
-        grad = p.copy()
-        np.put_along_axis(grad, labels[..., None], np.take_along_axis(p, labels[..., None], axis=-1) - 1, axis=-1)
+        labels = np.asarray(y_true).reshape(-1).astype(np.intp)
+        if labels.size != p.size // k:
+            raise ValueError(
+                f"Expected one label per sample ({p.size // k}) for probabilities of shape {p.shape}. "
+                f"Received: y_true.shape={np.shape(y_true)}"
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            bad = np.flatnonzero((labels < 0) | (labels >= k))[0]
+            raise ValueError(f"labels must be integers in [0, {k}); received label {labels[bad]} at index {bad}")
+        grad = p.reshape(-1, k).copy()
+        grad[np.arange(labels.size), labels] -= 1  # p - onehot, without building the one-hot matrix
+        grad = grad.reshape(p.shape)
     else:
         y_true, p = _prepare_categorical(y_true, p)
         grad = p - _smooth_categorical(y_true, label_smoothing)
-    grad /= n
+    grad /= p.size // k
     return grad
 
 
