@@ -54,7 +54,7 @@ class Surface:
         return self.value(x, y)
 
     def gradient(self, xy):
-        """:math:`\\nabla f` at ``xy`` (2,) or (..., 2); same shape as ``xy``."""
+        r""":math:`\nabla f` at ``xy`` (2,) or (..., 2); same shape as ``xy``."""
         x, y = _split(xy)
         dx, dy = self.partials(x, y)
         return np.stack(np.broadcast_arrays(dx, dy), axis=-1)

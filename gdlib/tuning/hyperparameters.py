@@ -339,7 +339,7 @@ class Int(_Numerical):
 
 
 class Float(_Numerical):
-    """A float in [min_value, max_value], as Keras Tuner.
+    r"""A float in [min_value, max_value], as Keras Tuner.
 
     Parameters
     ----------
