@@ -80,6 +80,33 @@ def _as_input_array(x, argument="x"):
     return array
 
 
+# The two functions below are the hot path of classification with integer labels.
+# They compute exactly what losses.SparseCategoricalCrossentropy()(labels, p) and
+# losses.softmax_crossentropy_gradient(labels, p, sparse=True) return (the tests
+# check that they agree bit for bit), without the generality those need.
+
+
+def _sparse_crossentropy_mean(labels, p):
+    r"""Keras's sparse categorical crossentropy of probabilities ``p: (N, K)``, averaged over the batch.
+
+    :math:`\ell_i = -\log \operatorname{clip}(p_{i,c_i} / \sum_k p_{ik}, \epsilon, 1 - \epsilon)`,
+    computed for each sample's label :math:`c_i` only.
+    """
+    eps = backend.epsilon()
+    rows = np.arange(len(labels))
+    q = p[rows, labels] / np.sum(p, axis=-1)
+    values = -np.log(np.clip(q, eps, 1 - eps))
+    return np.sum(values) / values.dtype.type(values.size)
+
+
+def _sparse_softmax_crossentropy_gradient(labels, p):
+    r""":math:`\partial L / \partial z = (p - \text{onehot}(c)) / N` for a softmax output ``p: (N, K)``."""
+    grad = p.copy()
+    grad[np.arange(len(labels)), labels] -= 1
+    grad /= len(labels)
+    return grad
+
+
 class Sequential:
     """A linear stack of layers.
 
@@ -298,7 +325,10 @@ class Sequential:
     def _train_step(self, x, y):
         """Forward, loss, backward and one optimizer update. Returns ``(loss, y_pred)``."""
         y_pred = self.forward(x, training=True)
-        loss = self._loss_fn(y, y_pred)
+        if self._fused is True:
+            loss = _sparse_crossentropy_mean(y, y_pred)  # = self._loss_fn(y, y_pred), faster
+        else:
+            loss = self._loss_fn(y, y_pred)
         if not math.isfinite(loss):
             return loss, y_pred  # the caller stops; the weights are left untouched
         self._backward_loss(y, y_pred)
@@ -313,7 +343,13 @@ class Sequential:
 
     def _backward_loss(self, y, y_pred):
         """Backpropagate the compiled loss from ``y_pred``; every layer stores its gradients."""
-        if self._fused is not None:
+        if self._fused is True:
+            grad = _sparse_softmax_crossentropy_gradient(y, y_pred)
+            last = self.layers[-1]
+            if isinstance(last, layers_module.Dense):
+                grad = last.backward_from_preactivation(grad)
+            layers_before = self.layers[-2::-1]
+        elif self._fused is False:
             # dL/dz for z = the softmax's input: (p - onehot(y)) / N, no Jacobian needed.
             grad = losses_module.softmax_crossentropy_gradient(
                 y, y_pred, self._fused, getattr(self._loss_fn, "label_smoothing", 0.0)
