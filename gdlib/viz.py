@@ -152,6 +152,19 @@ def _surface_name(surface):
     return getattr(surface, "__name__", type(surface).__name__)
 
 
+def _resolve_surface(surface):
+    if isinstance(surface, str):
+        from gdlib import functions
+
+        return functions.get(surface)
+    if not callable(surface):
+        raise TypeError(
+            "`surface` must be callable as surface(xy) or a surface name such as 'rosenbrock'. "
+            f"Received: surface={surface!r}"
+        )
+    return surface
+
+
 def _draw_surface(ax, surface, paths, bounds, levels, log_levels, resolution, cmap, show_minima):
     (x_min, x_max), (y_min, y_max) = _surface_bounds(surface, bounds, paths)
     xx, yy = np.meshgrid(np.linspace(x_min, x_max, resolution), np.linspace(y_min, y_max, resolution))
@@ -162,6 +175,11 @@ def _draw_surface(ax, surface, paths, bounds, levels, log_levels, resolution, cm
         minima = np.atleast_2d(np.asarray(minima, dtype=np.float64))
         ax.scatter(minima[:, 0], minima[:, 1], marker="*", s=160, color="gold",
                    edgecolors="black", linewidths=0.8, zorder=4, label="minimum")
+    saddle_points = getattr(surface, "saddle_points", None)
+    if show_minima and saddle_points is not None and len(saddle_points) > 0:
+        saddle_points = np.atleast_2d(np.asarray(saddle_points, dtype=np.float64))
+        ax.scatter(saddle_points[:, 0], saddle_points[:, 1], marker="X", s=90, color="tab:red",
+                   edgecolors="black", linewidths=0.6, zorder=4, label="saddle point")
     ax.set_xlim(x_min, x_max)
     ax.set_ylim(y_min, y_max)
     ax.set_xlabel("$x$")
@@ -238,9 +256,10 @@ def plot_paths(surface, paths, ax=None, levels=30, log_levels=True, bounds=None,
 
     Parameters
     ----------
-    surface : callable
-        ``surface(xy)`` for points ``xy`` of shape ``(..., 2)`` (or a single point);
-        its ``bounds`` and ``minima`` are used when it has them.
+    surface : callable or str
+        ``surface(xy)`` for points ``xy`` of shape ``(..., 2)`` (or a single point),
+        e.g. a ``gdlib.functions`` surface, or its name (``'rosenbrock'``); its
+        ``bounds``, ``minima`` and ``saddle_points`` are used when it has them.
     paths : dict of name -> array of shape (steps + 1, 2), or one such array
         One line per optimizer. A ``(path, losses)`` pair, as ``run_optimizer``
         returns, is accepted in place of the path.
@@ -257,14 +276,15 @@ def plot_paths(surface, paths, ax=None, levels=30, log_levels=True, bounds=None,
     cmap : str, default="viridis"
         Colour map of the contours.
     show_minima : bool, default=True
-        Mark ``surface.minima`` with stars.
+        Mark ``surface.minima`` with stars (and ``surface.saddle_points`` with crosses).
 
     Returns
     -------
     matplotlib.figure.Figure
         Contours, one line per path (labelled with its name), the starts as
-        white circles and the minima as stars.
+        white circles, the minima as stars and saddle points as crosses.
     """
+    surface = _resolve_surface(surface)
     paths = _paths_dict(paths)
     fig, (axis,) = _axes_list(ax, 1, figsize=(6, 5))
     _draw_surface(axis, surface, paths, bounds, levels, log_levels, resolution, cmap, show_minima)
@@ -290,6 +310,7 @@ def animate_paths(surface, paths, ax=None, interval=50, levels=30, log_levels=Tr
     """
     from matplotlib.animation import FuncAnimation
 
+    surface = _resolve_surface(surface)
     paths = _paths_dict(paths)
     fig, (axis,) = _axes_list(ax, 1, figsize=(6, 5))
     _draw_surface(axis, surface, paths, bounds, levels, log_levels, resolution, cmap, show_minima)

@@ -266,18 +266,38 @@ def test_plot_paths_with_a_point_by_point_surface_and_no_bounds():
 def test_plot_paths_with_real_surfaces_and_optimizers():
     functions = pytest.importorskip("gdlib.functions")
     optimizers = pytest.importorskip("gdlib.optimizers")
-    surface = functions.Rosenbrock() if hasattr(functions, "Rosenbrock") else functions.rosenbrock
+    surface = functions.Rosenbrock()
     start = np.array([-1.5, 2.0])
-    paths = {
-        name: functions.run_optimizer(optimizer, surface, start, 30)[0]
+    runs = {
+        name: functions.run_optimizer(optimizer, surface, start, 30)
         for name, optimizer in [("sgd", optimizers.SGD(1e-4)), ("adam", optimizers.Adam(0.05))]
     }
-    fig = viz.plot_paths(surface, paths)
+    fig = viz.plot_paths("rosenbrock", runs)  # a name, and (path, losses) pairs
     ax = fig.axes[0]
-    assert sorted(labelled_lines(ax)) == ["adam", "sgd"]
+    lines = labelled_lines(ax)
+    assert sorted(lines) == ["adam", "sgd"]
+    np.testing.assert_allclose(lines["adam"].get_xdata(), runs["adam"][0][:, 0])
     assert sum(isinstance(c, ContourSet) for c in ax.collections) == 1
     scatters = {c.get_label(): c for c in ax.collections if isinstance(c, PathCollection)}
     np.testing.assert_allclose(scatters["minimum"].get_offsets(), np.atleast_2d(surface.minima))
+    assert ax.get_title() == "Rosenbrock"
+
+
+@pytest.mark.parametrize("name", ["IllConditionedQuadratic", "Beale", "Himmelblau", "Saddle"])
+def test_plot_paths_marks_each_surfaces_minima_and_saddle_points(name):
+    functions = pytest.importorskip("gdlib.functions")
+    surface = getattr(functions, name)()
+    path = np.array([[0.5, 0.5], [0.4, 0.3]])
+    ax = viz.plot_paths(surface, {"p": path}, resolution=60).axes[0]
+    scatters = {c.get_label(): c for c in ax.collections if isinstance(c, PathCollection)}
+    assert ax.get_xlim() == tuple(surface.bounds[0]) and ax.get_ylim() == tuple(surface.bounds[1])
+    if len(surface.minima):
+        np.testing.assert_allclose(scatters["minimum"].get_offsets(), np.atleast_2d(surface.minima))
+    else:  # the saddle is unbounded below: no minimum to mark, but its saddle point is
+        assert "minimum" not in scatters
+        np.testing.assert_allclose(scatters["saddle point"].get_offsets(), [[0.0, 0.0]])
+    with pytest.raises(TypeError, match="`surface`"):
+        viz.plot_paths(42, {"p": path})
 
 
 def test_animate_paths_builds_a_funcanimation_that_ends_on_the_full_paths():
