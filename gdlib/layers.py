@@ -122,9 +122,7 @@ class Layer:
         raise NotImplementedError
 
     def __call__(self, x, training=False):
-        x = np.asarray(x)
-        if not np.issubdtype(x.dtype, np.floating):
-            x = x.astype(backend.floatx())
+        x = np.asarray(x, dtype=backend.floatx())  # as Keras, inputs are cast to float32
         if not self.built:
             self.build((None,) + x.shape[1:])
         return self.forward(x, training=training)
