@@ -196,8 +196,9 @@ class Tuner:
         Runs trials in parallel (a ``ProcessPoolExecutor`` here, Dask's or
         Ray's on a cluster). ``None`` runs them one after the other.
     batch_size : int or None
-        Trials submitted together; default the executor's ``_max_workers``
-        (give it for executors that do not have one) or 1 without executor.
+        Trials submitted together; default the executor's worker count
+        (``_max_workers`` of the standard pools, ``max_workers`` of Ray's
+        ``RayExecutor``; give it for Dask's executor) or 1 without executor.
 
     Attributes
     ----------
@@ -249,7 +250,8 @@ class Tuner:
     def _batch(self):
         if self.executor is None:
             return 1
-        return self.batch_size or getattr(self.executor, "_max_workers", None) or 1
+        workers = getattr(self.executor, "_max_workers", None) or getattr(self.executor, "max_workers", None)
+        return self.batch_size or workers or 1
 
     # -- the search ----------------------------------------------------------------------------
     def search(self, *fit_args, verbose=0, **fit_kwargs):
