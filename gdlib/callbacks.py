@@ -267,7 +267,9 @@ def _format_time(seconds_per_step):
 
 def _is_dynamic_display(stream):
     # A terminal or a notebook can redraw a line with "\r"; a log file cannot.
-    return (hasattr(stream, "isatty") and stream.isatty()) or "ipykernel" in sys.modules
+    if type(stream).__module__.startswith("ipykernel"):  # a Jupyter notebook's output
+        return True
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 class ProgbarLogger(Callback):
@@ -288,6 +290,7 @@ class ProgbarLogger(Callback):
         self.verbose = 1
         self.epochs = 1
         self.target = None
+        self._in_fit = False
 
     def set_params(self, params):
         super().set_params(params)
@@ -300,16 +303,14 @@ class ProgbarLogger(Callback):
         stream.write(text)
         stream.flush()
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def _begin(self):
         self._start = time.perf_counter()
         self._last_update = 0.0
         self._seen = 0
         self._previous_width = 0
         self._dynamic = _is_dynamic_display(self.stream or sys.stdout)
-        if self.verbose and self.epochs > 1:
-            self._write(f"Epoch {epoch + 1}/{self.epochs}\n")
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _update(self, batch, logs):
         self._seen = batch + 1
         if self.verbose != 1 or not self._dynamic:
             return
@@ -319,7 +320,7 @@ class ProgbarLogger(Callback):
         self._last_update = now
         self._draw(logs, now, final=False)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def _finish(self, logs):
         if self.target is None:
             self.target = self._seen
         now = time.perf_counter()
@@ -329,6 +330,46 @@ class ProgbarLogger(Callback):
             elapsed = now - self._start
             line = f"{self._counter()} - {elapsed:.0f}s - {_format_time(elapsed / max(self.target, 1))}"
             self._write(line + self._metrics(logs) + "\n")
+
+    # In fit: one bar per epoch. Validation inside fit is silent, as in Keras.
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._begin()
+        if self.verbose and self.epochs > 1:
+            self._write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finish(logs)
+
+    # evaluate and predict: one bar for the whole pass.
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self._begin()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._in_fit:
+            self._update(batch, logs)
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit:
+            self._finish(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._begin()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update(batch, None)
+
+    def on_predict_end(self, logs=None):
+        self._finish(None)
 
     def _counter(self):
         digits = len(str(self.target))

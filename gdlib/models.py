@@ -589,7 +589,10 @@ class Sequential:
                     epoch_logs[self._metric_name(fn)] = total / seen
                 epoch_logs = callbacks_module.make_logs(epoch_logs)
                 if x_val is not None:
-                    val_logs = self._run_test(x_val, y_val, batch_size, metric_fns)
+                    callback_list.on_test_begin()
+                    val_logs = self._run_test(x_val, y_val, batch_size, metric_fns,
+                                              callback_list if batch_logs_needed else None)
+                    callback_list.on_test_end(val_logs)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                     epoch_logs = callbacks_module.make_logs(epoch_logs)
                 callback_list.on_epoch_end(epoch, epoch_logs)
