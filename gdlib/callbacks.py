@@ -32,7 +32,13 @@ class Callback:
         The model being trained, set by ``fit`` through ``set_model``.
     params : dict
         ``{'verbose': ..., 'epochs': ..., 'steps': ...}``, set through ``set_params``.
+    handles_nonfinite_loss : bool
+        ``fit`` raises an error when the loss becomes NaN or infinite, unless a
+        callback with this set to True (e.g. a ``TerminateOnNaN``) is present: then
+        the batch's update is skipped, the logs carry the NaN, and the callback decides.
     """
+
+    handles_nonfinite_loss = False
 
     def __init__(self):
         self.model = None
