@@ -145,3 +145,24 @@ def test_number_format_matches_keras():
     assert callbacks._format_value(0.0001234) == "1.2340e-04"
     assert callbacks._format_time(0.0023) == "2ms/step"
     assert callbacks._format_time(0.0000023) == "2us/step"
+
+
+def test_a_callback_can_take_over_a_nonfinite_loss():
+    class StopOnNaN(Callback):
+        handles_nonfinite_loss = True
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not np.isfinite(logs["loss"]):
+                self.batch = batch
+                self.model.stop_training = True
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4)).astype(np.float32) * 100
+    y = rng.normal(size=(64, 1)).astype(np.float32) * 100
+    m = models.Sequential([Dense(16, activation="relu", input_shape=(4,)), Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    m.optimizer.learning_rate = 10.0
+    stopper = StopOnNaN()
+    history = m.fit(x, y, epochs=50, batch_size=32, verbose=0, callbacks=[stopper])
+    assert len(history.epoch) < 50 and not np.isfinite(history.history["loss"][-1])
+    assert all(np.isfinite(w).all() for w in m.get_weights())
