@@ -101,8 +101,9 @@ def build(api_only_importable=False):
     # Chapters import this checkout's gdlib, whatever the current directory of the kernel.
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     environment.setdefault("OPENBLAS_NUM_THREADS", "1")
-    # Matplotlib renders the same figures everywhere: no GUI backend, a fixed hash salt for SVG ids.
-    environment["MPLBACKEND"] = "Agg"
+    # Same hash salt everywhere (set ordering, SVG ids). MPLBACKEND is left alone: the kernel's inline backend
+    # is what turns a figure into an output (MPLBACKEND=Agg would make plt.show() show nothing).
+    environment.pop("MPLBACKEND", None)
     environment.setdefault("PYTHONHASHSEED", "0")
     environment.setdefault("SOURCE_DATE_EPOCH", "1735689600")
     try:
