@@ -12,11 +12,12 @@ older than any of its sources; a failed build fails every test here. Then:
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
-import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -48,8 +49,8 @@ REQUIRED_MODULES = [
 ]
 
 # Folders that are not sources of the site (the build reads gdlib/, chapters/, exercises/ and the root pages).
-_NOT_SOURCES = {".git", ".venv", "_build", "tests", "solutions", "grading", "benchmarks", "node_modules",
-                ".pytest_cache", ".hypothesis", "__pycache__", ".ipynb_checkpoints", ".ci"}
+_NOT_SOURCES = {".git", ".venv", "_build", "tests", "solutions", "grading", "course_grading", "benchmarks",
+                "node_modules", ".pytest_cache", ".hypothesis", "__pycache__", ".ipynb_checkpoints", ".ci"}
 _SOURCE_SUFFIXES = {".md", ".ipynb", ".yml", ".yaml", ".bib", ".py", ".css", ".png", ".svg", ".jpg", ".csv"}
 
 
@@ -161,11 +162,19 @@ def test_nothing_from_solutions_is_published(site):
 
 
 def test_exercises_are_offered_as_unexecuted_release_copies(site):
-    release = {path.name: path for path in (ROOT / "exercises").rglob("*.ipynb")} if (ROOT / "exercises").is_dir() else {}
-    assert not (site / "exercises").exists() or not list((site / "exercises").rglob("*.html")), (
-        "exercise notebooks were built as pages (and executed); they may only be downloads"
-    )
-    for download in (site / "_downloads").rglob("*.ipynb") if (site / "_downloads").is_dir() else []:
+    exercises = ROOT / "exercises"
+    release = {path.name: path for path in exercises.rglob("*.ipynb")} if exercises.is_dir() else {}
+    built_as_pages = [str(path.relative_to(site)) for path in site.rglob("*.html")
+                      if {"exercises", "solutions"} & set(path.relative_to(site).parts)]
+    assert not built_as_pages, f"exercise or solution notebooks were built as pages: {built_as_pages}"
+    # Only the chapters were executed: the execution cache holds no exercise or solution notebook.
+    cache = BUILD / ".jupyter_cache" / "global.db"
+    if cache.is_file():
+        with contextlib.closing(sqlite3.connect(cache)) as database:
+            executed = [uri for (uri,) in database.execute("SELECT uri FROM nbcache UNION SELECT uri FROM nbproject")]
+        assert not [uri for uri in executed if "/exercises/" in uri or "/solutions/" in uri], executed
+    downloads = list((site / "_downloads").rglob("*.ipynb")) if (site / "_downloads").is_dir() else []
+    for download in downloads:
         if download.name in release:
             assert download.read_bytes() == release[download.name].read_bytes(), (
                 f"{download.relative_to(site)} differs from exercises/: the release is offered as it is, unexecuted"
@@ -260,7 +269,7 @@ _PROSE_TEXT = """() => {
 _ERROR_OUTPUTS = ".output.stderr, .output.traceback, .output.error, .system-message, .cell_output .traceback"
 
 
-def test_every_page_renders_cleanly(site, tab, server):
+def test_every_page_renders_cleanly(tab, server, site):
     problems = []
     pages = _pages()
     assert len(pages) >= 5, f"only {len(pages)} pages were built"
