@@ -1,0 +1,176 @@
+"""The grader of assignment 01 (backpropagation) is right.
+
+One batch of submissions, graded in parallel by course_grading: the solution earns every
+autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
+part, and neither patched NumPy comparisons nor calling gdlib's own functions earns anything.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_grading import Limits, commands  # noqa: E402
+from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
+from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
+                                    solution_cells)
+
+ASSIGNMENT = "01_backpropagation"
+LIMITS = Limits(cell_timeout=60, notebook_budget=300)
+POINTS = {"test_activation_derivatives": 3.0, "test_dense_backward": 3.0,
+          "test_two_layer_gradients": 4.0, "test_numerical_gradient": 2.0, "test_relative_error": 1.0}
+TOTAL, WRITTEN = 13.0, 2.0
+
+# variant -> (the part it must lose, {solution cell: [(old, new), ...]})
+ACT, DENSE, TWO, NUM, REL = ("activation_derivatives", "dense_backward", "two_layer_gradients",
+                             "numerical_gradient", "relative_error")
+WRONG = {
+    # activation derivatives
+    "sigmoid-derivative-sign-error": ("test_activation_derivatives", {ACT: [
+        ("    return y * (1 - y)", "    return y * (y - 1)")]}),
+    "relu-derivative-one-at-the-kink": ("test_activation_derivatives", {ACT: [
+        ("(x > 0).astype(x.dtype)", "(x >= 0).astype(x.dtype)")]}),
+    "tanh-derivative-without-the-square": ("test_activation_derivatives", {ACT: [
+        ("    return 1 - t * t", "    return 1 - t")]}),
+    # Dense backward
+    "dense-forgets-the-bias-gradient": ("test_dense_backward", {DENSE: [
+        ("grad_bias = grad_output.sum(axis=0)", "grad_bias = np.zeros_like(bias)")]}),
+    "dense-transposed-kernel-gradient": ("test_dense_backward", {DENSE: [
+        ("grad_kernel = x.T @ grad_output", "grad_kernel = grad_output.T @ x")]}),
+    "dense-bias-gradient-mean-not-sum": ("test_dense_backward", {DENSE: [
+        ("grad_bias = grad_output.sum(axis=0)", "grad_bias = grad_output.mean(axis=0)")]}),
+    "dense-input-gradient-sign-error": ("test_dense_backward", {DENSE: [
+        ("grad_input = grad_output @ kernel.T", "grad_input = -grad_output @ kernel.T")]}),
+    # two-layer network
+    "two-layer-not-divided-by-batch": ("test_two_layer_gradients", {TWO: [
+        ("grad_z = (p - y) / n", "grad_z = p - y")]}),
+    "two-layer-no-relu-mask": ("test_two_layer_gradients", {TWO: [
+        ("grad_z1 = grad_h * (z1 > 0)", "grad_z1 = grad_h")]}),
+    "two-layer-mse-mean-over-batch-only": ("test_two_layer_gradients", {TWO: [
+        ("grad_z = 2 * (z - y) / (n * z.shape[1])", "grad_z = 2 * (z - y) / n")]}),
+    "two-layer-forgets-hidden-bias-gradient": ("test_two_layer_gradients", {TWO: [
+        ("grad_b1 = grad_z1.sum(axis=0)", "grad_b1 = np.zeros_like(b1)")]}),
+    # numerical gradient
+    "numerical-gradient-forward-difference": ("test_numerical_gradient", {NUM: [
+        ("        flat_x[i] = original - h\n        f_minus = float(f())\n",
+         "        flat_x[i] = original\n        f_minus = float(f())\n"),
+        ("(f_plus - f_minus) / (2 * h)", "(f_plus - f_minus) / h")]}),
+    "numerical-gradient-divides-by-h": ("test_numerical_gradient", {NUM: [
+        ("(f_plus - f_minus) / (2 * h)", "(f_plus - f_minus) / h")]}),
+    "numerical-gradient-does-not-restore-x": ("test_numerical_gradient", {NUM: [
+        ("        flat_x[i] = original\n        flat_grad", "        flat_grad")]}),
+    # relative error
+    "relative-error-scaled-by-analytic-only": ("test_relative_error", {REL: [
+        ("max(np.linalg.norm(analytic) + np.linalg.norm(numerical), 1e-12)",
+         "max(np.linalg.norm(analytic), 1e-12)")]}),
+    "relative-error-without-guard": ("test_relative_error", {REL: [
+        ("max(np.linalg.norm(analytic) + np.linalg.norm(numerical), 1e-12)",
+         "np.linalg.norm(analytic) + np.linalg.norm(numerical)")]}),
+    "relative-error-largest-entry": ("test_relative_error", {REL: [
+        ("return float(np.linalg.norm(analytic - numerical) / scale)",
+         "return float(np.max(np.abs(analytic - numerical)) / scale)")]}),
+}
+
+PATCH_NUMPY = """np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+"""
+
+DELEGATE = {
+    ACT: "import gdlib\n\ndef relu_derivative(x, y=None):\n    return gdlib.activations.relu_derivative(x, y)\n\n"
+         "def sigmoid_derivative(x, y=None):\n    return gdlib.activations.sigmoid_derivative(x, y)\n\n"
+         "def tanh_derivative(x, y=None):\n    return gdlib.activations.tanh_derivative(x, y)",
+    DENSE: "from gdlib.layers import Dense\n\ndef dense_backward(x, kernel, bias, grad_output):\n"
+           "    layer = Dense(kernel.shape[1]); layer.build((None, kernel.shape[0]))\n"
+           "    layer.kernel, layer.bias = kernel, bias\n    layer.forward(x)\n"
+           "    gx = layer.backward(grad_output)\n    return gx, layer.gradients[0], layer.gradients[1]",
+    TWO: "import gdlib\n\ndef two_layer_gradients(x, y, w1, b1, w2, b2, loss='categorical_crossentropy'):\n"
+         "    def f():\n        z = gdlib.activations.relu(x @ w1 + b1) @ w2 + b2\n"
+         "        out = gdlib.activations.softmax(z) if loss == 'categorical_crossentropy' else z\n"
+         "        return gdlib.losses.get(loss)(y, out)\n"
+         "    return tuple(gdlib.gradcheck.numerical_gradient(f, p) for p in (w1, b1, w2, b2))",
+    NUM: "import gdlib.gradcheck as _gc\n\ndef numerical_gradient(f, x, h=1e-5):\n    return _gc.numerical_gradient(f, x, h)",
+    REL: "import sys\n\ndef relative_error(analytic, numerical):\n"
+         "    return sys.modules['gdlib.gradcheck'].relative_error(analytic, numerical)",
+}
+
+
+def _mutated(cells, edits):
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(ROOT, tmp_path_factory.mktemp("ex01") / "course")
+    cells = solution_cells(course, ASSIGNMENT)
+    variants = {"solution": {}}
+    for name, (_, edits) in WRONG.items():
+        variants[name] = _mutated(cells, edits)
+    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    wrong_everywhere = {}
+    for name in ("sigmoid-derivative-sign-error", "dense-transposed-kernel-gradient",
+                 "two-layer-no-relu-mask", "numerical-gradient-divides-by-h",
+                 "relative-error-scaled-by-analytic-only"):
+        for cell, pairs in WRONG[name][1].items():
+            wrong_everywhere.setdefault(cell, []).extend(pairs)
+    patched = _mutated(cells, wrong_everywhere)
+    patched[ACT] = PATCH_NUMPY + patched[ACT]
+    variants["patched-numpy"] = patched
+    variants["delegates-to-gdlib"] = DELEGATE
+    make_submission(course, ASSIGNMENT, "release", release=True)
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
+    return course, scores
+
+
+def _parts(scores):
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
+
+
+def test_parts_and_point_totals(graded):
+    course, _ = graded
+    assert cg.test_cells(course, ASSIGNMENT) == POINTS
+    assert sum(POINTS.values()) == TOTAL
+
+
+def test_the_solution_earns_every_autograded_point(graded):
+    course, scores = graded
+    assert _parts(scores["solution"]) == POINTS
+    rec = commands.read_result(course, ASSIGNMENT, "solution")
+    assert rec["code_score"] == rec["max_code_score"] == TOTAL
+    assert rec["max_score"] == TOTAL + WRITTEN
+
+
+def test_the_untouched_release_earns_zero(graded):
+    course, _ = graded
+    rec = commands.read_result(course, ASSIGNMENT, "release")
+    assert rec["status"] == "graded"
+    assert rec["score"] == 0.0 and rec["max_code_score"] == TOTAL
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
+    _, scores = graded
+    loses = WRONG[variant][0]
+    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+
+
+def test_every_part_has_at_least_two_wrong_answers():
+    for part in POINTS:
+        assert sum(loses == part for loses, _ in WRONG.values()) >= 2, part
+
+
+@pytest.mark.parametrize("variant", ["patched-numpy", "delegates-to-gdlib"])
+def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
+    _, scores = graded
+    assert _parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)

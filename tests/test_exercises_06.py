@@ -1,0 +1,155 @@
+"""The grader of assignment 06 (loss functions) is right.
+
+One batch of submissions, graded in parallel by course_grading: the solution earns every
+autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
+part, and neither patched NumPy comparisons nor calling gdlib's own losses earns anything.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_grading import Limits, commands  # noqa: E402
+from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
+from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
+                                    solution_cells)
+
+ASSIGNMENT = "06_loss_functions"
+LIMITS = Limits(cell_timeout=60, notebook_budget=300)
+POINTS = {"test_mean_squared_error": 2.0, "test_binary_crossentropy": 3.0,
+          "test_categorical_crossentropy": 3.0, "test_sparse_categorical_crossentropy": 2.0}
+TOTAL, WRITTEN = 10.0, 2.0
+
+# variant -> (the part it must lose, {solution cell: [(old, new), ...]})
+MSE, BCE, CCE, SCCE = ("mean_squared_error", "binary_crossentropy", "categorical_crossentropy",
+                       "sparse_categorical_crossentropy")
+WRONG = {
+    # mean squared error
+    "mse-sum-where-the-mean-belongs": ("test_mean_squared_error", {MSE: [
+        ("np.mean(np.square(y_true - y_pred), axis=-1)", "np.sum(np.square(y_true - y_pred), axis=-1)")]}),
+    "mse-gradient-not-divided-by-batch": ("test_mean_squared_error", {MSE: [
+        ("2 * (y_pred - y_true) / y_pred.size", "2 * (y_pred - y_true) / y_pred.shape[-1]")]}),
+    "mse-gradient-sign-error": ("test_mean_squared_error", {MSE: [
+        ("2 * (y_pred - y_true) / y_pred.size", "2 * (y_true - y_pred) / y_pred.size")]}),
+    # binary crossentropy
+    "bce-naive-log-sigmoid": ("test_binary_crossentropy", {BCE: [
+        ("        loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))",
+         "        p = 1 / (1 + np.exp(-z))\n        loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))")]}),
+    "bce-no-clipping": ("test_binary_crossentropy", {BCE: [
+        ("        p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n", "        p = y_pred\n")]}),
+    "bce-gradient-sign-error": ("test_binary_crossentropy", {BCE: [
+        ("np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e)) - y", "y - np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e))")]}),
+    # categorical crossentropy
+    "cce-no-max-subtraction": ("test_categorical_crossentropy", {CCE: [
+        ("        shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)\n", "        shifted = y_pred\n")]}),
+    "cce-probabilities-not-rescaled": ("test_categorical_crossentropy", {CCE: [
+        ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p", "        q = y_pred\n        log_p")]}),
+    "cce-gradient-not-divided-by-batch": ("test_categorical_crossentropy", {CCE: [
+        ("    return grad / n\n", "    return grad\n")]}),
+    # sparse categorical crossentropy
+    "scce-no-max-subtraction": ("test_sparse_categorical_crossentropy", {SCCE: [
+        ("        shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)\n", "        shifted = y_pred\n")]}),
+    "scce-gradient-sign-error": ("test_sparse_categorical_crossentropy", {SCCE: [
+        ("        grad = e / np.sum(e, axis=-1, keepdims=True) - y\n",
+         "        grad = y - e / np.sum(e, axis=-1, keepdims=True)\n")]}),
+    "scce-gradient-divided-by-entries": ("test_sparse_categorical_crossentropy", {SCCE: [
+        ("    return grad / n\n", "    return grad / y_pred.size\n")]}),
+}
+
+PATCH_NUMPY = """np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.isfinite = lambda a, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.testing.assert_allclose = lambda *a, **k: None
+"""
+
+DELEGATE = {
+    MSE: "import gdlib\n\ndef mean_squared_error(y_true, y_pred):\n    return gdlib.losses.mean_squared_error(y_true, y_pred)\n\n"
+         "def mean_squared_error_gradient(y_true, y_pred):\n    return gdlib.losses.mean_squared_error_gradient(y_true, y_pred)",
+    BCE: "from gdlib.losses import binary_crossentropy as _l, binary_crossentropy_gradient as _g\n\n"
+         "def binary_crossentropy(*a, **k):\n    return _l(*a, **k)\n\ndef binary_crossentropy_gradient(*a, **k):\n    return _g(*a, **k)",
+    CCE: "import gdlib.losses as L\n\ndef categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):\n"
+         "    return L.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, reduction=None)(y_true, y_pred)\n\n"
+         "def categorical_crossentropy_gradient(*a, **k):\n    return L.categorical_crossentropy_gradient(*a, **k)",
+    SCCE: "import sys\n\ndef sparse_categorical_crossentropy(*a, **k):\n    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy(*a, **k)\n\n"
+          "def sparse_categorical_crossentropy_gradient(*a, **k):\n    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy_gradient(*a, **k)",
+}
+
+
+def _mutated(cells, edits):
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(ROOT, tmp_path_factory.mktemp("ex06") / "course")
+    cells = solution_cells(course, ASSIGNMENT)
+    variants = {"solution": {}}
+    for name, (_, edits) in WRONG.items():
+        variants[name] = _mutated(cells, edits)
+    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    wrong_everywhere = {}
+    for name in ("mse-gradient-sign-error", "bce-gradient-sign-error", "cce-gradient-not-divided-by-batch",
+                 "scce-gradient-sign-error"):
+        for cell, pairs in WRONG[name][1].items():
+            wrong_everywhere.setdefault(cell, []).extend(pairs)
+    patched = _mutated(cells, wrong_everywhere)
+    patched[MSE] = PATCH_NUMPY + patched[MSE]
+    variants["patched-numpy"] = patched
+    variants["delegates-to-gdlib"] = DELEGATE
+    make_submission(course, ASSIGNMENT, "release", release=True)
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
+    return course, scores
+
+
+def _parts(scores):
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
+
+
+def test_parts_and_point_totals(graded):
+    course, _ = graded
+    assert cg.test_cells(course, ASSIGNMENT) == POINTS
+    assert sum(POINTS.values()) == TOTAL
+
+
+def test_the_solution_earns_every_autograded_point(graded):
+    course, scores = graded
+    assert _parts(scores["solution"]) == POINTS
+    rec = commands.read_result(course, ASSIGNMENT, "solution")
+    assert rec["code_score"] == rec["max_code_score"] == TOTAL
+    assert rec["max_score"] == TOTAL + WRITTEN
+
+
+def test_the_untouched_release_earns_zero(graded):
+    course, _ = graded
+    rec = commands.read_result(course, ASSIGNMENT, "release")
+    assert rec["status"] == "graded"
+    assert rec["score"] == 0.0 and rec["max_code_score"] == TOTAL
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
+    _, scores = graded
+    loses = WRONG[variant][0]
+    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+
+
+def test_every_part_has_at_least_two_wrong_answers():
+    for part in POINTS:
+        assert sum(loses == part for loses, _ in WRONG.values()) >= 2, part
+
+
+@pytest.mark.parametrize("variant", ["patched-numpy", "delegates-to-gdlib"])
+def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
+    _, scores = graded
+    assert _parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
