@@ -16,13 +16,13 @@ neural networks learn.
 import importlib
 
 from gdlib import activations, backend, callbacks, initializers, layers, losses, metrics, optimizers
-from gdlib import gradcheck, models
+from gdlib import gradcheck, models, tape
 from gdlib.backend import clear_session
 from gdlib.layers import Activation, Dense, Dropout, Input
 from gdlib.models import Sequential
 
 # NumPy-only modules written alongside the core; present once their issue lands.
-for _name in ("schedules", "tuning", "functions", "tape"):
+for _name in ("schedules", "tuning", "functions"):
     try:
         globals()[_name] = importlib.import_module(f"gdlib.{_name}")
     except ModuleNotFoundError as _error:
@@ -30,10 +30,7 @@ for _name in ("schedules", "tuning", "functions", "tape"):
             raise
 del _name
 
-try:
-    from gdlib.tape import GradientTape  # noqa: F401  (custom training loops, issue 3)
-except ImportError:
-    pass
+from gdlib.tape import GradientTape  # custom training loops
 
 __version__ = "0.1.0"
 

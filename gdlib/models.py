@@ -32,6 +32,7 @@ from gdlib import layers as layers_module
 from gdlib import losses as losses_module
 from gdlib import metrics as metrics_module
 from gdlib import optimizers as optimizers_module
+from gdlib import tape as tape_module
 
 
 class NonFiniteLossError(ValueError):
@@ -138,6 +139,7 @@ class Sequential:
         self.history = None
         self._loss_fn = None
         self._metric_identifiers = []
+        self._forward_count = 0  # lets a GradientTape notice that its recorded call's caches are gone
         for layer in layers or []:
             self.add(layer)
 
@@ -262,6 +264,7 @@ class Sequential:
     # ============================================================== the maths
     def forward(self, x, training=False):
         """Run ``x: (batch, features)`` through every layer; each layer caches its inputs."""
+        self._forward_count += 1
         for layer in self.layers:
             x = layer.forward(x, training=training)
         return x
@@ -278,10 +281,17 @@ class Sequential:
         return grad
 
     def __call__(self, x, training=False):
-        """``model(x)``: the output for ``x``, in one batch."""
+        """``model(x)``: the output for ``x``, in one batch.
+
+        Inside a ``with gdlib.GradientTape()`` block the call is recorded, so that
+        ``tape.gradient`` can run this model's backward pass from this output.
+        """
         x = _as_input_array(x)
         self._build_for(x)
-        return self.forward(x, training=training)
+        output = self.forward(x, training=training)
+        if tape_module._active_tapes:
+            tape_module.record_model_call(self, output)
+        return output
 
     def _build_for(self, x):
         if not self.layers:
@@ -298,13 +308,13 @@ class Sequential:
                 f"{expected}."
             )
 
-    def _fused_output(self):
+    def _fused_output(self, loss=None):
         """Whether the last layer's softmax and the crossentropy loss are differentiated together.
 
         True for a softmax output (a ``Dense`` with ``activation='softmax'`` or a final
         ``Activation('softmax')``) trained with categorical or sparse categorical
         crossentropy on probabilities (``from_logits=False``).
-        Returns None, or ``sparse`` (bool).
+        ``loss`` defaults to the compiled one. Returns None, or ``sparse`` (bool).
         """
         if not self.layers:
             return None
@@ -313,9 +323,11 @@ class Sequential:
         last = self.layers[-1]
         if getattr(last, "activation", None) is not activations.softmax:
             return None
-        loss = self._loss_fn
+        loss = self._loss_fn if loss is None else loss
         if getattr(loss, "from_logits", True):
             return None
+        if getattr(loss, "reduction", None) not in ("sum_over_batch_size", "mean"):
+            return None  # the fused gradient is that of the batch mean
         if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
             return True
         if isinstance(loss, losses_module.CategoricalCrossentropy):
@@ -341,29 +353,57 @@ class Sequential:
             self.optimizer.apply(gradients, variables)
         return loss, y_pred
 
-    def _backward_loss(self, y, y_pred):
-        """Backpropagate the compiled loss from ``y_pred``; every layer stores its gradients."""
-        if self._fused is True:
+    def _backward_loss(self, y, y_pred, loss_fn=None, fused=None):
+        """Backpropagate the loss from ``y_pred``; every layer stores its gradients.
+
+        ``loss_fn`` and ``fused`` default to the compiled loss and ``self._fused``.
+        """
+        if loss_fn is None:
+            loss_fn, fused = self._loss_fn, self._fused
+        if fused is True:
             grad = _sparse_softmax_crossentropy_gradient(y, y_pred)
             last = self.layers[-1]
             if isinstance(last, layers_module.Dense):
                 grad = last.backward_from_preactivation(grad)
             layers_before = self.layers[-2::-1]
-        elif self._fused is False:
+        elif fused is False:
             # dL/dz for z = the softmax's input: (p - onehot(y)) / N, no Jacobian needed.
             grad = losses_module.softmax_crossentropy_gradient(
-                y, y_pred, self._fused, getattr(self._loss_fn, "label_smoothing", 0.0)
+                y, y_pred, fused, getattr(loss_fn, "label_smoothing", 0.0)
             )
             last = self.layers[-1]
             if isinstance(last, layers_module.Dense):
                 grad = last.backward_from_preactivation(grad)
             layers_before = self.layers[-2::-1]  # (a final Activation layer is skipped)
         else:
-            grad = self._loss_fn.gradient(y, y_pred)
+            grad = loss_fn.gradient(y, y_pred)
             layers_before = self.layers[::-1]
         for layer in layers_before:
             grad = layer.backward(grad)
         return grad
+
+    def _tape_gradients(self, loss_fn, y_true, y_pred):
+        """For ``GradientTape.gradient``: ``{id(variable): dL/dvariable}`` for ``loss_fn(y_true, y_pred)``.
+
+        ``y_pred`` is this model's latest output, so every layer still caches that
+        forward pass. The backward pass is the one ``fit`` runs (fused softmax and
+        crossentropy included), so both give the same numbers. Layers overwrite
+        their ``gradients`` at every backward pass: what is returned are copies.
+        """
+        fused = self._fused_output(loss_fn)
+        if fused is True:
+            units = y_pred.shape[-1]
+            y_true = losses_module.check_targets(loss_fn, y_true, units).reshape(len(y_pred)).astype(np.int64)
+        needs = False
+        for layer in self.layers:  # the first layer with weights needs no dL/dx (as in fit)
+            layer.need_input_gradient = needs
+            needs = needs or bool(layer.trainable_variables)
+        self._backward_loss(y_true, y_pred, loss_fn, fused)
+        gradients = {}
+        for layer in self.layers:
+            for variable, gradient in zip(layer.trainable_variables, layer.gradients):
+                gradients[id(variable)] = gradient.copy()
+        return gradients
 
     def _prepare_training(self):
         """Once per fit: which layers need dL/dx, and whether the output gradient is fused."""
@@ -651,9 +691,42 @@ class Sequential:
         callback_list.on_predict_end()
         return outputs
 
-    def train_on_batch(self, x, y, return_dict=False):
-        """One update on one batch. Returns this batch's loss (and metrics), from before the update."""
+    @staticmethod
+    def _reject_weights(method, sample_weight=None, class_weight=None):
+        for name, value in (("sample_weight", sample_weight), ("class_weight", class_weight)):
+            if value is not None:
+                raise ValueError(
+                    f"gdlib does not support `{name}`: every sample counts equally. "
+                    f"Received: {name} of type {type(value).__name__} in `{method}()`"
+                )
+
+    def _batch_results(self, logs, metric_fns, return_dict):
+        if return_dict:
+            return logs
+        values = [logs["loss"]] + [logs[self._metric_name(fn)] for fn in metric_fns]
+        return values[0] if len(values) == 1 else values
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One update on one batch, as one step of ``fit``.
+
+        Parameters
+        ----------
+        x : array, shape (batch, features)
+        y : array
+            The batch's targets.
+        sample_weight, class_weight : None
+            Keras's arguments; gdlib supports only None.
+        return_dict : bool
+            Return ``{'loss': ..., 'accuracy': ...}`` instead of a list.
+
+        Returns
+        -------
+        float, list or dict
+            This batch's loss (and metrics), computed in the forward pass, before
+            the update (as Keras 3 does, the metrics are reset at every call).
+        """
         self._require_compiled("train_on_batch")
+        self._reject_weights("train_on_batch", sample_weight, class_weight)
         x, y = self._check_data(x, y)
         metric_fns = self._make_metrics(y)
         self._prepare_training()
@@ -661,21 +734,22 @@ class Sequential:
             loss, y_pred = self._train_step(x, y)
         logs = {"loss": float(loss)}
         logs.update({self._metric_name(fn): float(np.mean(fn(y, y_pred))) for fn in metric_fns})
-        if return_dict:
-            return callbacks_module.make_logs(logs)
-        values = [logs["loss"]] + [logs[self._metric_name(fn)] for fn in metric_fns]
-        return values[0] if len(values) == 1 else values
+        return self._batch_results(callbacks_module.make_logs(logs), metric_fns, return_dict)
 
-    def test_on_batch(self, x, y, return_dict=False):
-        """Loss (and metrics) on one batch, without training."""
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """Loss (and metrics) on one batch, without training (``sample_weight`` must be None)."""
         self._require_compiled("test_on_batch")
+        self._reject_weights("test_on_batch", sample_weight)
         x, y = self._check_data(x, y)
         metric_fns = self._make_metrics(y)
         logs = self._run_test(x, y, len(x), metric_fns)
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[self._metric_name(fn)] for fn in metric_fns]
-        return values[0] if len(values) == 1 else values
+        return self._batch_results(logs, metric_fns, return_dict)
+
+    def predict_on_batch(self, x):
+        """The model's outputs for one batch ``x``, in inference mode (``training=False``)."""
+        x = _as_input_array(x)
+        self._build_for(x)
+        return self.forward(x, training=False)
 
     # =============================================================== weights
     @property
