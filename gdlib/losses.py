@@ -22,6 +22,7 @@ import math
 
 import numpy as np
 
+from gdlib import tape as _tape
 from gdlib.backend import epsilon
 
 __all__ = [
@@ -654,11 +655,14 @@ class Loss:
         values = self.call(y_true, y_pred)
         values = np.asarray(values, dtype=_as_float(y_pred).dtype)
         if self.reduction == "none" or values.ndim == 0:
-            return values[()]
-        total = np.sum(values)
-        if self.reduction == "sum":
-            return total
-        return total / values.dtype.type(values.size)
+            result = values[()]
+        elif self.reduction == "sum":
+            result = np.sum(values)
+        else:
+            result = np.sum(values) / values.dtype.type(values.size)
+        if _tape._active_tapes:  # inside `with gdlib.GradientTape()`: the tape records this call
+            _tape.record_loss_call(self, y_true, y_pred, result)
+        return result
 
     def gradient(self, y_true, y_pred):
         r"""Gradient of the reduced loss with respect to ``y_pred`` (the logits when ``from_logits=True``).
