@@ -282,6 +282,41 @@ class Saddle(Surface):
         return f"Saddle(kind={self.kind!r})"
 
 
+class Branin(Surface):
+    r"""The Branin (Branin-Hoo) function: three global minima, a classic test of search methods.
+
+    Notes
+    -----
+    .. math::
+
+        f(x, y) = a\,(y - b x^2 + c x - r)^2 + s\,(1 - t)\cos x + s,
+
+        \frac{\partial f}{\partial x} = 2a\,(y - b x^2 + c x - r)(c - 2 b x) - s\,(1 - t)\sin x, \quad
+        \frac{\partial f}{\partial y} = 2a\,(y - b x^2 + c x - r),
+
+    with :math:`a = 1,\ b = 5.1 / (4\pi^2),\ c = 5/\pi,\ r = 6,\ s = 10,\ t = 1/(8\pi)`,
+    on :math:`x \in [-5, 10],\ y \in [0, 15]`. Three minima, all
+    :math:`0.397887\ldots`: :math:`(-\pi, 12.275)`, :math:`(\pi, 2.275)` and
+    :math:`(9.42478, 2.475)`. Hyperparameter-search demos use it because its
+    optimum is known and lies between the points of any coarse grid.
+    """
+
+    name = "Branin"
+    bounds = ((-5.0, 10.0), (0.0, 15.0))
+    minima = [np.array([-np.pi, 12.275]), np.array([np.pi, 2.275]), np.array([3 * np.pi, 2.475])]
+    minimum_value = 10.0 / (8.0 * np.pi)  # 0.397887...: s (1 - t) cos x + s with cos x = -1
+    _a, _b, _c, _r, _s, _t = 1.0, 5.1 / (4 * np.pi**2), 5.0 / np.pi, 6.0, 10.0, 1.0 / (8 * np.pi)
+
+    def value(self, x, y):
+        inner = y - self._b * x**2 + self._c * x - self._r
+        return self._a * inner**2 + self._s * (1.0 - self._t) * np.cos(x) + self._s
+
+    def partials(self, x, y):
+        inner = y - self._b * x**2 + self._c * x - self._r
+        dx = 2.0 * self._a * inner * (self._c - 2.0 * self._b * x) - self._s * (1.0 - self._t) * np.sin(x)
+        return dx, 2.0 * self._a * inner
+
+
 def run_optimizer(optimizer, surface, start, steps, noise_std=0.0, seed=None, dtype="float32"):
     r"""Let a gdlib optimizer walk on a surface; return the path and the loss at each point.
 
@@ -360,6 +395,7 @@ SURFACES = {
     "beale": Beale,
     "himmelblau": Himmelblau,
     "saddle": Saddle,
+    "branin": Branin,
 }
 
 

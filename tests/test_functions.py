@@ -14,6 +14,7 @@ SURFACES = [
     functions.Himmelblau(),
     functions.Saddle(),
     functions.Saddle("monkey"),
+    functions.Branin(),
 ]
 IDS = [repr(s) for s in SURFACES]
 
@@ -54,6 +55,17 @@ def test_known_values_by_hand():
     assert functions.IllConditionedQuadratic(10)((1.0, 1.0)) == pytest.approx(5.5)
     assert functions.IllConditionedQuadratic(10, angle=90)((1.0, 0.0)) == pytest.approx(5.0)
     assert functions.IllConditionedQuadratic(10, angle=90)((0.0, 1.0)) == pytest.approx(0.5)
+
+
+def test_branin_minimum_value_by_hand():
+    # At x = pi the squared term vanishes for y = 2.275 and cos(pi) = -1, leaving
+    # s (1 - t)(-1) + s = s t = 10 / (8 pi) = 0.397887...
+    branin = functions.Branin()
+    assert branin((np.pi, 2.275)) == pytest.approx(0.3978873577, abs=1e-9)
+    assert branin.minimum_value == pytest.approx(0.3978873577, abs=1e-9)
+    # At the origin: (0 - 0 + 0 - 6)^2 + 10 (1 - t) + 10 = 36 + 20 - 10 t.
+    assert branin((0.0, 0.0)) == pytest.approx(56.0 - 10.0 / (8 * np.pi))
+    assert functions.get("branin").name == "Branin"
 
 
 def test_himmelblau_has_four_distinct_minima():

@@ -20,11 +20,11 @@ from .gaussian_process import GaussianProcess, expected_improvement, matern52
 from .hyperparameters import Boolean, Choice, Fixed, Float, HyperParameter, HyperParameters, Int
 from .objective import Objective, infer_direction
 from .oracles import BayesianOptimizationOracle, GridSearchOracle, Oracle, RandomSearchOracle
-from .tuners import BayesianOptimization, GridSearch, RandomSearch, Tuner, TrialRunner
+from .tuners import BayesianOptimization, GridSearch, HyperModel, RandomSearch, Tuner, TrialRunner
 
 __all__ = [
     "BayesianOptimization", "BayesianOptimizationOracle", "Boolean", "Choice", "Fixed", "Float",
-    "GaussianProcess", "GridSearch", "GridSearchOracle", "HyperParameter", "HyperParameters", "Int",
+    "GaussianProcess", "GridSearch", "GridSearchOracle", "HyperModel", "HyperParameter", "HyperParameters", "Int",
     "Objective", "Oracle", "RandomSearch", "RandomSearchOracle", "TrialRunner", "Tuner",
     "expected_improvement", "infer_direction", "matern52",
 ]

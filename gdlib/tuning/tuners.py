@@ -114,6 +114,51 @@ class _BestEpoch(Callback):
             self.weights = self.model.get_weights()
 
 
+
+class HyperModel:
+    """A search over a model *and* over how it is trained (Keras Tuner's ``HyperModel``).
+
+    A build function can tune only the model. Subclass ``HyperModel`` to tune
+    ``fit`` arguments too, such as the batch size::
+
+        class DigitsModel(HyperModel):
+            def build(self, hp):
+                ...  # return a compiled model, as a build function would
+            def fit(self, hp, model, *args, **kwargs):
+                return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32, 64]), **kwargs)
+
+    ``fit`` must return the ``History`` that ``model.fit`` returns.
+    """
+
+    def build(self, hp):
+        """Return a compiled model for the values in ``hp``."""
+        raise NotImplementedError("A HyperModel subclass must define `build(self, hp)`.")
+
+    def fit(self, hp, model, *args, **kwargs):
+        """Train ``model``; the default is ``model.fit(*args, **kwargs)``."""
+        return model.fit(*args, **kwargs)
+
+
+class _NoTraining:
+    """Stands in for a model while a HyperModel's ``fit`` only registers its hyperparameters."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def fit(self, *args, **kwargs):
+        return None
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def build_model(hypermodel, hp):
+    """The model of a build function or of a :class:`HyperModel`."""
+    if isinstance(hypermodel, HyperModel):
+        return hypermodel.build(hp)
+    return hypermodel(hp)
+
+
 class TrialRunner:
     """Runs one trial: ``runner(hp)`` -> dict with the score, the time and the weights.
 
@@ -132,7 +177,7 @@ class TrialRunner:
         self.fit_kwargs = dict(fit_kwargs or {})
 
     def build(self, hp):
-        model = self.hypermodel(hp)
+        model = build_model(self.hypermodel, hp)
         check_model(model)
         return model
 
@@ -145,7 +190,10 @@ class TrialRunner:
         watcher = _BestEpoch(self.objective) if isinstance(self.objective, Objective) else None
         kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + ([watcher] if watcher else [])
         try:
-            history = model.fit(*self.fit_args, **kwargs)
+            if isinstance(self.hypermodel, HyperModel):
+                history = self.hypermodel.fit(hp, model, *self.fit_args, **kwargs)
+            else:
+                history = model.fit(*self.fit_args, **kwargs)
         except NonFiniteLossError:
             return float("nan"), None, None
         score = score_of(history.history, self.objective, source="the model's history")
@@ -217,8 +265,10 @@ class Tuner:
                              "and `objective_fn` (a function of `hp` returning a score). "
                              f"Received: hypermodel={hypermodel!r}, objective_fn={objective_fn!r}")
         for argument, value in (("hypermodel", hypermodel), ("objective_fn", objective_fn)):
-            if value is not None and not callable(value):
-                raise TypeError(f"`{argument}` must be a function of `hp`. Received: {argument}={value!r}")
+            if value is not None and not callable(value) and not isinstance(value, HyperModel):
+                raise TypeError(f"`{argument}` must be a function of `hp`"
+                                + (" or a HyperModel" if argument == "hypermodel" else "")
+                                + f". Received: {argument}={value!r}")
         if isinstance(executions_per_trial, bool) or not isinstance(executions_per_trial, int) \
                 or executions_per_trial < 1:
             raise ValueError("`executions_per_trial` must be an integer >= 1. "
@@ -323,7 +373,10 @@ class Tuner:
         if self.objective_fn is None or not self.oracle.hyperparameters.space:
             hp = self.oracle.hyperparameters.copy()
             if self.objective_fn is None:
-                runner.build(hp)
+                model = runner.build(hp)
+                if isinstance(self.hypermodel, HyperModel):
+                    # Register the hyperparameters that ``fit`` asks for, without training.
+                    self.hypermodel.fit(hp, _NoTraining(model), *runner.fit_args, **runner.fit_kwargs)
             else:
                 score_of(self.objective_fn(hp), self.objective)
             self.oracle.update_space(hp)
@@ -363,7 +416,7 @@ class Tuner:
                             "`objective_fn`. Use `get_best_hyperparameters()`.")
         models = []
         for trial in self.oracle.best_trials(num_models):
-            model = self.hypermodel(self.oracle.hyperparameters.copy(trial["hyperparameters"]))
+            model = build_model(self.hypermodel, self.oracle.hyperparameters.copy(trial["hyperparameters"]))
             check_model(model)
             if not model.built:
                 model.build(self._input_shapes[trial["trial_id"]])
@@ -381,7 +434,7 @@ class Tuner:
         print_fn(f"Results summary: {type(self).__name__}, {len(best)} best of {len(self.trials)} trials")
         print_fn(f"Objective: {label}")
         header = ["trial", "score", "seconds"] + names
-        rows = [[f"{t['trial_id']:02d}", f"{t['score']:.6g}", f"{t['seconds']:.2f}"]
+        rows = [[f"{t['trial_id']:02d}", f"{t['score']:.6g}", f"{t['seconds']:.2f} s"]
                 + [_format_value(t["hyperparameters"].get(name)) for name in names] for t in best]
         widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
         print_fn("  ".join(h.rjust(w) for h, w in zip(header, widths)))
