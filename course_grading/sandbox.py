@@ -121,6 +121,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw):
         self._make_sockdir()
+        if self.sandbox and self.kernel_spec is not None:
+            # a signal from outside does not reach the kernel's handler through bwrap's
+            # init; ask the kernel to interrupt itself over its control socket instead
+            self.kernel_spec.interrupt_mode = "message"
         return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
