@@ -11,7 +11,8 @@ Three steps:
    ``_build/.jupyter_cache`` (see ``_config.yml``). Nothing in the build itself uses the network.
 
 On success it writes ``_build/book-stamp.json`` (the time and the build's duration), which the site tests use to
-decide whether the site is stale.
+decide whether the site is stale. Without a stamp (first build, or the last one failed or was interrupted) every
+page is read again, so a warning is never hidden by Sphinx's incremental build.
 
 Options (for development only; ``make book`` uses none):
 
@@ -93,6 +94,12 @@ def build(api_only_importable=False):
         sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
         "build", str(ROOT), "-n", "-W", "--keep-going",
     ]
+    # Sphinx reports a page's warnings only when it reads the page again. After a failed or interrupted build
+    # (no stamp), an unchanged page with a warning would not be read again and the build would look clean:
+    # so every page is read again (--all; executed notebooks still come from the cache).
+    if not STAMP.is_file():
+        command.append("--all")
+    STAMP.unlink(missing_ok=True)
     toc = None
     if api_only_importable:
         toc = _toc_without_missing_api(ROOT / "_toc.yml")
