@@ -282,6 +282,26 @@ def _format_eta(seconds):
     return "%ds" % seconds
 
 
+def _is_notebook(stream):
+    return type(stream).__module__.startswith("ipykernel")  # a Jupyter kernel's output stream
+
+
+def _notebook_display(text, handle=None):
+    """Show ``text`` as one output of the running cell, or replace what ``handle`` shows.
+
+    A notebook keeps only the last version of such an output, so a saved
+    notebook (or a page built from it) shows each epoch's finished bar once,
+    not every frame of the animation.
+    """
+    from IPython.display import display
+
+    data = {"text/plain": text}
+    if handle is None:
+        return display(data, raw=True, display_id=True)
+    handle.update(data, raw=True)
+    return handle
+
+
 def _is_dynamic_display(stream):
     # A terminal or a notebook can redraw a line with "\r"; a log file cannot.
     if type(stream).__module__.startswith("ipykernel"):  # a Jupyter notebook's output
@@ -296,6 +316,8 @@ class ProgbarLogger(Callback):
     ``45/45 ━━━━━━━━━━━━━━━━━━━━ 0s 1ms/step - loss: 0.1234``, with the estimated
     time left while the epoch runs. Where the output cannot be redrawn (a file, a
     pipe) only the finished line of each epoch is printed.
+    In a Jupyter notebook the bar is one output of the cell, updated in place,
+    so a saved notebook keeps only each epoch's finished bar.
     ``verbose=2``: one line per epoch, ``45/45 - 0s - 1ms/step - loss: 0.1234``.
     """
 
@@ -326,6 +348,8 @@ class ProgbarLogger(Callback):
         self._seen = 0
         self._previous_width = 0
         self._dynamic = _is_dynamic_display(self.stream or sys.stdout)
+        self._notebook = _is_notebook(self.stream or sys.stdout)
+        self._handle = None
 
     def _update(self, batch, logs):
         self._seen = batch + 1
@@ -408,6 +432,9 @@ class ProgbarLogger(Callback):
             info = f" {_format_eta(per_step * (self.target - steps))} {_format_time(per_step)}"
         digits = len(str(self.target))
         line = f"{steps:>{digits}}/{self.target} {bar}{info}{self._metrics(logs)}"
+        if self._notebook:
+            self._handle = _notebook_display(line, self._handle)
+            return
         if not self._dynamic:
             self._write(line + "\n")
             return

@@ -419,3 +419,27 @@ def test_verbose_2_line_ends_with_the_learning_rate(capsys):
                      callbacks=[LearningRateScheduler(lambda epoch, lr: 0.02)])
     line = capsys.readouterr().out.strip()
     assert line.startswith("2/2 - ") and line.endswith(" - learning_rate: 0.0200")
+
+
+def test_in_a_notebook_each_epoch_is_one_output_updated_in_place(monkeypatch):
+    class KernelStream(io.StringIO):
+        pass
+
+    KernelStream.__module__ = "ipykernel.iostream"
+    shown = []
+
+    def fake_display(text, handle=None):
+        if handle is None:
+            handle = len(shown)
+            shown.append([])
+        shown[handle].append(text)
+        return handle
+
+    monkeypatch.setattr(callbacks, "_notebook_display", fake_display)
+    stream = KernelStream()
+    x, y = data(40)
+    classifier().fit(x, y, batch_size=8, epochs=2, verbose=1, callbacks=[ProgbarLogger(interval=0, stream=stream)])
+    assert stream.getvalue() == "Epoch 1/2\nEpoch 2/2\n"  # no "\r" frames in the cell's text output
+    assert len(shown) == 2  # one output per epoch, updated at every batch
+    assert all(frames[-1].startswith("5/5 " + "━" * 20) and " - loss: " in frames[-1] for frames in shown)
+    assert len(shown[0]) == 6 and shown[0][0].startswith("1/5 ")
