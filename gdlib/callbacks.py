@@ -14,6 +14,12 @@ through ``self.model``; setting ``self.model.stop_training = True`` ends
 ``fit`` after the current epoch. ``fit`` always adds a :class:`History`, and a
 :class:`ProgbarLogger` when ``verbose`` is not 0.
 
+Ready-made callbacks, with Keras 3's names, arguments and behaviour:
+:class:`EarlyStopping`, :class:`LearningRateScheduler`, :class:`ReduceLROnPlateau`,
+:class:`TerminateOnNaN` and :class:`ModelCheckpoint` (weights to ``.npz``).
+The two that change the learning rate add it to each epoch's logs, so
+``history.history['learning_rate']`` records it, as in Keras 3.
+
 To write your own, subclass :class:`Callback` and override the hooks you need.
 """
 

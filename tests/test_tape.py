@@ -40,6 +40,7 @@ OPTIMIZERS = {
 LOSSES = {
     # (loss, output activation, targets from labels): fused and unfused backward passes
     "sparse_cce": (lambda: losses.SparseCategoricalCrossentropy(), "softmax", lambda l: l),
+    "sparse_cce_sum": (lambda: losses.SparseCategoricalCrossentropy(reduction="sum"), "softmax", lambda l: l),
     "cce_smoothing": (lambda: losses.CategoricalCrossentropy(label_smoothing=0.1), "softmax",
                       lambda l: np.eye(3, dtype=np.float32)[l]),
     "cce_logits": (lambda: losses.CategoricalCrossentropy(from_logits=True), None,
@@ -310,3 +311,15 @@ def test_predict_on_batch_is_inference():
     x, _ = data(4)
     model = network()
     assert np.array_equal(model.predict_on_batch(x), model.predict(x, verbose=0))
+
+
+def test_sum_reduction_gives_n_times_the_mean_gradient():
+    x, y = data(8)
+    model = network()
+    gradients = {}
+    for reduction in ("sum_over_batch_size", "sum"):
+        with GradientTape() as tape:
+            loss = losses.SparseCategoricalCrossentropy(reduction=reduction)(y, model(x))
+        gradients[reduction] = tape.gradient(loss, model.trainable_variables)
+    for mean, total in zip(gradients["sum_over_batch_size"], gradients["sum"]):
+        np.testing.assert_allclose(total, 8 * mean, rtol=1e-5, atol=1e-7)
