@@ -24,7 +24,10 @@ import numpy as np
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus",
     "softsign", "leaky_relu", "gelu", "silu", "swish", "exponential",
-    "erf", "backward", "get", "serialize",
+    "relu_derivative", "sigmoid_derivative", "tanh_derivative", "linear_derivative",
+    "elu_derivative", "selu_derivative", "softplus_derivative", "softsign_derivative",
+    "leaky_relu_derivative", "gelu_derivative", "silu_derivative", "exponential_derivative",
+    "softmax_backward", "backward", "erf", "get", "serialize",
 ]
 
 

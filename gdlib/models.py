@@ -237,9 +237,10 @@ class Sequential:
         if metrics is None:
             metrics = []
         elif isinstance(metrics, (str, dict)) or callable(metrics):
-            raise TypeError(
+            # Keras raises ValueError here too; a Sequential model has one output, so no dict.
+            raise ValueError(
                 "`metrics` must be a list (e.g. `metrics=['accuracy']`). "
-                f"Received: metrics={metrics!r}"
+                f"Received: metrics={metrics!r} of type {type(metrics).__name__}"
             )
         metrics = list(metrics)
         for identifier in metrics:
@@ -758,7 +759,7 @@ class Sequential:
 
     @property
     def trainable_variables(self):
-        """The arrays an optimizer updates, in Keras's order: layer by layer, kernel then bias."""
+        """The arrays an optimizer updates, in Keras's order (layer by layer, kernel then bias)."""
         return [w for layer in self.layers for w in layer.trainable_variables]
 
     @property

@@ -2,8 +2,8 @@
 
 Three steps:
 
-1. Make sure MathJax 3 is available locally (:mod:`scripts.mathjax`: the ``mathjax`` npm package, installed once
-   into ``_build/.mathjax``; no CDN is ever referenced by the site).
+1. Make sure MathJax 3 is available locally (:mod:`scripts.mathjax`: from the ``django-static-mathjax`` wheel of
+   the ``book`` extra, else the ``mathjax`` npm package; no CDN is ever referenced by the site).
 2. Copy it into ``_build/html/_static/mathjax/``, where ``mathjax_path`` in ``_config.yml`` points. This happens
    before Sphinx runs, so the checksum Sphinx appends to the script's address is the same in every build.
 3. Run ``jupyter-book build . -n -W --keep-going``: nitpicky, every warning an error, so a failing cell, a broken

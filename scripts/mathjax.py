@@ -1,15 +1,22 @@
 """MathJax 3 for the website, served from the site itself instead of a CDN.
 
-The build installs the ``mathjax`` package from the npm registry with npm's own client, once, into a cache folder
-under ``_build/`` (git-ignored; npm's own cache in ``~/.npm`` makes later installs work offline), then copies the
-parts the site uses into ``_build/html/_static/mathjax/``. ``mathjax_path`` in ``_config.yml`` is
-``mathjax/es5/tex-mml-chtml.js``: Sphinx treats a relative ``mathjax_path`` as relative to ``_static/`` and
-writes it relative to each page. MathJax is never committed to the repository.
+MathJax comes from a package registry and is never committed to the repository:
+
+1. PyPI first: the ``book`` extra of ``pyproject.toml`` installs ``django-static-mathjax``, a wheel that carries
+   MathJax 3.2.2's files (we use only its files, never Django), so ``make book`` on a machine with nothing but
+   Python gets the same MathJax as everywhere else;
+2. else npm: the ``mathjax`` package from the npm registry, installed once with npm's own client into a cache
+   folder under ``_build/`` (git-ignored).
+
+The build copies the parts the site uses into ``_build/html/_static/mathjax/``. ``mathjax_path`` in
+``_config.yml`` is ``mathjax/es5/tex-mml-chtml.js``: Sphinx treats a relative ``mathjax_path`` as relative to
+``_static/`` and writes it relative to each page.
 
 Run ``python -m scripts.mathjax`` to install it on its own and print where it is.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -46,8 +53,22 @@ def _installed_version(package_dir):
         return None
 
 
+def from_python_package():
+    """MathJax's folder inside the installed ``django-static-mathjax`` wheel, or None if it is not installed."""
+    spec = importlib.util.find_spec("mathjax")  # finds the package without importing it (no Django needed)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package_dir = Path(list(spec.submodule_search_locations)[0]) / "static" / "mathjax"
+    if _installed_version(package_dir) == VERSION and (package_dir / ENTRY_POINT).is_file():
+        return package_dir
+    return None
+
+
 def ensure_installed(prefix):
-    """Install ``mathjax@VERSION`` under ``prefix`` unless it is already there; return the package folder."""
+    """MathJax's package folder: from the Python package if installed, else ``mathjax@VERSION`` from npm."""
+    package_dir = from_python_package()
+    if package_dir is not None:
+        return package_dir
     prefix = Path(prefix)
     package_dir = prefix / "node_modules" / "mathjax"
     if _installed_version(package_dir) == VERSION and (package_dir / ENTRY_POINT).is_file():
@@ -55,8 +76,9 @@ def ensure_installed(prefix):
     npm = shutil.which("npm")
     if npm is None:
         raise MathJaxUnavailable(
-            "npm is not installed, so MathJax cannot be installed for the website. "
-            "Install Node.js and npm (Debian: `apt-get install npm`) and build again."
+            "MathJax is not installed for the website: neither the Python package django-static-mathjax "
+            "(`pip install -e '.[book]'`) nor npm (to install the `mathjax` npm package) is available. "
+            "Install one of them and build again."
         )
     prefix.mkdir(parents=True, exist_ok=True)
     command = [

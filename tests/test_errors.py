@@ -91,6 +91,13 @@ def test_unknown_names_list_the_valid_ones(kwargs, message):
         model().compile(**kwargs)
 
 
+@pytest.mark.parametrize("metrics", ["accuracy", {"dense": ["accuracy"]}])
+def test_metrics_must_be_a_list(metrics):
+    # A bare string is a common slip (Keras raises ValueError for it too).
+    with pytest.raises(ValueError, match=r"`metrics` must be a list.*Received: metrics="):
+        model().compile(loss="mse", metrics=metrics)
+
+
 def test_unknown_activation():
     with pytest.raises(ValueError, match=r"Unknown activation.*relu.*sigmoid"):
         Dense(3, activation="relux")

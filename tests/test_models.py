@@ -245,8 +245,12 @@ def test_predict_does_not_depend_on_batch_size(batch_size, n):
 
 
 def test_call_predict_and_dropout_inference():
-    model = models.Sequential([Dense(4, activation="relu", input_shape=(3,)), Dropout(0.5, seed=0), Dense(2)])
+    # Seeded, with a positive bias, so the ReLU units are alive and dropout has something to drop.
+    first = Dense(4, activation="relu", input_shape=(3,), kernel_initializer=GlorotUniform(seed=1),
+                  bias_initializer="ones")
+    model = models.Sequential([first, Dropout(0.5, seed=0), Dense(2, kernel_initializer=GlorotUniform(seed=2))])
     x = np.ones((5, 3), np.float32)
+    assert (model.layers[0](x) > 0).any()
     np.testing.assert_array_equal(model(x), model.predict(x, verbose=0))
     assert not np.array_equal(model(x, training=True), model(x))
     assert model.predict(x, verbose=0).dtype == np.float32

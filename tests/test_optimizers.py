@@ -654,7 +654,12 @@ def test_legacy_decay_equals_inverse_time_decay():
         warnings.simplefilter("ignore", DeprecationWarning)
         legacy = SGD(learning_rate=0.1, momentum=0.9, decay=0.01)
     modern = SGD(learning_rate=schedules.InverseTimeDecay(0.1, 1, 0.01), momentum=0.9)
-    np.testing.assert_allclose(run(legacy), run(modern), rtol=1e-6)
+    np.testing.assert_array_equal(run(legacy), run(modern))
+    # The learning rates themselves agree to the last bit, step after step (both in float32).
+    schedule = schedules.InverseTimeDecay(0.1, 1, 0.01)
+    for step in range(0, 10000, 7):
+        legacy.iterations = step
+        assert np.float32(legacy.learning_rate) == np.float32(schedule(step))
 
 
 # --------------------------------------------------------------------------- #

@@ -145,7 +145,9 @@ class SGD(Optimizer):
     def _current_learning_rate(self):
         lr = super()._current_learning_rate()
         if self.decay:
-            lr = lr / (1.0 + self.decay * self.iterations)
+            # In float32, as Keras 2 did, so it equals InverseTimeDecay(lr, 1, decay) to the last bit.
+            f32 = np.float32
+            lr = float(f32(lr) / (f32(1) + f32(self.decay) * f32(self.iterations)))
         return lr
 
     def build(self, variables):

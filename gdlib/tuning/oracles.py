@@ -179,7 +179,7 @@ class BayesianOptimizationOracle(Oracle):
         Expected improvement (default) or the lower confidence bound
         :math:`\mu - \beta\sigma` (Keras Tuner's choice, for comparison).
     xi : float
-        The ``xi`` of :func:`expected_improvement`, in units of the standard
+        The ``xi`` of :func:`~gdlib.tuning.gaussian_process.expected_improvement`, in units of the standard
         deviation of the scores seen so far.
     num_candidates : int
         Random points scored by the acquisition before local refinement.
