@@ -1,0 +1,169 @@
+"""The grader of assignment 03 (learning rate) is right.
+
+One batch of submissions, graded in parallel by course_grading: the solution earns every
+autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
+part (a schedule off by one step, a staircase not floored, decay per epoch instead of per step,
+1/lambda_max, the smallest eigenvalue, ...), and neither patched NumPy/math comparisons nor
+delegating to gdlib's schedules earn anything.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_grading import Limits, commands  # noqa: E402
+from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
+from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
+                                    solution_cells)
+
+ASSIGNMENT = "03_learning_rate"
+LIMITS = Limits(cell_timeout=60, notebook_budget=300)
+POINTS = {"test_exponential_decay": 2.0, "test_inverse_time_decay": 2.0,
+          "test_piecewise_constant_decay": 2.0, "test_learning_rates_during_fit": 2.0,
+          "test_largest_stable_learning_rate": 2.0}
+
+FLOOR = "    if staircase:\n        p = math.floor(p)\n"
+
+# variant -> (the part it must lose, {solution cell: [(old, new), ...]})
+WRONG = {
+    # exponential decay
+    "exponential-staircase-not-floored": ("test_exponential_decay", {"exponential_decay": [(FLOOR, "")]}),
+    "exponential-off-by-one-step": ("test_exponential_decay", {"exponential_decay": [
+        ("    p = step / decay_steps", "    p = (step + 1) / decay_steps")]}),
+    "exponential-e-instead-of-decay-rate": ("test_exponential_decay", {"exponential_decay": [
+        ("    return initial_learning_rate * decay_rate ** p",
+         "    return initial_learning_rate * math.exp(-decay_rate * p)")]}),
+    # inverse-time decay
+    "inverse-time-staircase-not-floored": ("test_inverse_time_decay", {"inverse_time_decay": [(FLOOR, "")]}),
+    "inverse-time-forgets-decay-steps": ("test_inverse_time_decay", {"inverse_time_decay": [
+        ("    p = step / decay_steps", "    p = step")]}),
+    # piecewise constant
+    "piecewise-boundary-step-gets-next-value": ("test_piecewise_constant_decay", {"piecewise_constant_decay": [
+        ("        if step <= boundary:", "        if step < boundary:")]}),
+    "piecewise-last-interval-keeps-previous-value": ("test_piecewise_constant_decay", {
+        "piecewise_constant_decay": [("    return values[-1]", "    return value")]}),
+    # steps, not epochs
+    "fit-decays-per-epoch": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
+        ("    return [float(schedule(step)) for step in range(epochs * steps_per_epoch)]",
+         "    return [float(schedule(epoch)) for epoch in range(epochs) for _ in range(steps_per_epoch)]")]}),
+    "fit-forgets-the-partial-batch": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
+        ("math.ceil(n_samples / batch_size)", "n_samples // batch_size")]}),
+    "fit-counts-steps-from-1": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
+        ("range(epochs * steps_per_epoch)", "range(1, epochs * steps_per_epoch + 1)")]}),
+    # largest stable learning rate
+    "stable-one-over-lambda-max": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
+        ("return 2.0 / float(", "return 1.0 / float(")]}),
+    "stable-smallest-eigenvalue": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
+        ("np.max(np.linalg.eigvalsh(A))", "np.min(np.linalg.eigvalsh(A))")]}),
+    "stable-largest-diagonal-entry": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
+        ("np.max(np.linalg.eigvalsh(A))", "np.max(np.diag(A))")]}),
+}
+
+PATCH_NUMPY = """import math
+math.isclose = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_almost_equal = lambda *a, **k: None
+"""
+
+DELEGATE = {
+    "exponential_decay": "from gdlib.schedules import ExponentialDecay\n\n"
+                         "def exponential_decay(step, initial_learning_rate, decay_steps, decay_rate, "
+                         "staircase=False):\n    return ExponentialDecay(initial_learning_rate, decay_steps, "
+                         "decay_rate, staircase)(step)",
+    "inverse_time_decay": "import gdlib\n\ndef inverse_time_decay(*args, staircase=False):\n"
+                          "    step, rest = args[0], args[1:]\n"
+                          "    return gdlib.schedules.InverseTimeDecay(*rest, staircase=staircase)(step)",
+    "piecewise_constant_decay": "import importlib\n\ndef piecewise_constant_decay(step, boundaries, values):\n"
+                                "    schedules = importlib.import_module('gdlib.schedules')\n"
+                                "    return schedules.PiecewiseConstantDecay(boundaries, values)(step)",
+}
+
+
+def _mutated(cells, edits):
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(ROOT, tmp_path_factory.mktemp("ex03") / "course")
+    cells = solution_cells(course, ASSIGNMENT)
+    variants = {"solution": {}}
+    for name, (_, edits) in WRONG.items():
+        variants[name] = _mutated(cells, edits)
+    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    wrong_everywhere = {}
+    for name in ("exponential-off-by-one-step", "inverse-time-staircase-not-floored",
+                 "piecewise-boundary-step-gets-next-value", "fit-decays-per-epoch",
+                 "stable-one-over-lambda-max"):
+        for cell, pairs in WRONG[name][1].items():
+            wrong_everywhere.setdefault(cell, []).extend(pairs)
+    patched = _mutated(cells, wrong_everywhere)
+    patched["exponential_decay"] = PATCH_NUMPY + patched["exponential_decay"]
+    variants["patched-numpy"] = patched
+    variants["delegates-to-gdlib"] = DELEGATE
+    make_submission(course, ASSIGNMENT, "release", release=True)
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
+    return course, scores
+
+
+def _parts(scores):
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
+
+
+def test_parts_and_point_totals(graded):
+    course, _ = graded
+    assert cg.test_cells(course, ASSIGNMENT) == POINTS
+    assert sum(POINTS.values()) == 10.0
+
+
+def test_the_solution_earns_every_autograded_point(graded):
+    course, scores = graded
+    assert _parts(scores["solution"]) == POINTS
+    rec = commands.read_result(course, ASSIGNMENT, "solution")
+    assert rec["code_score"] == rec["max_code_score"] == 10.0
+    assert rec["max_score"] == 12.0  # plus the written question
+
+
+def test_the_untouched_release_earns_zero(graded):
+    course, _ = graded
+    rec = commands.read_result(course, ASSIGNMENT, "release")
+    assert rec["status"] == "graded"
+    assert rec["score"] == 0.0 and rec["max_code_score"] == 10.0
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
+    _, scores = graded
+    loses = WRONG[variant][0]
+    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+
+
+def test_every_part_has_at_least_two_wrong_answers():
+    for part in POINTS:
+        assert sum(loses == part for loses, _ in WRONG.values()) >= 2, part
+
+
+def test_patched_numpy_earns_nothing(graded):
+    _, scores = graded
+    assert _parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
+
+
+def test_delegating_to_gdlib_earns_nothing(graded):
+    _, scores = graded
+    # the schedules delegate to gdlib.schedules and earn 0; parts 4 and 5 are the solution's
+    assert _parts(scores["delegates-to-gdlib"]) == dict(
+        POINTS, test_exponential_decay=0.0, test_inverse_time_decay=0.0, test_piecewise_constant_decay=0.0)
