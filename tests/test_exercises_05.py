@@ -1,0 +1,168 @@
+"""The grader of assignment 05 (tuning) is right.
+
+One batch of submissions, graded in parallel by course_grading: the solution earns every
+autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
+part (the worst point returned, zip instead of every combination, uniform instead of log-uniform
+sampling, EI's sign for maximisation, a forgotten xi, 0/0 where sigma = 0, ...), and neither
+patched NumPy/math comparisons nor delegating to gdlib.tuning earn anything.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_grading import Limits, commands  # noqa: E402
+from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
+from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
+                                    solution_cells)
+
+ASSIGNMENT = "05_tuning"
+LIMITS = Limits(cell_timeout=60, notebook_budget=300)
+POINTS = {"test_grid_search": 3.0, "test_random_search": 3.0, "test_expected_improvement": 4.0}
+
+LOG_DRAW = "params[name] = float(10 ** rng.uniform(np.log10(low), np.log10(high)))"
+
+# variant -> (the part it must lose, {solution cell: [(old, new), ...]})
+WRONG = {
+    # grid search
+    "grid-returns-the-worst": ("test_grid_search", {"grid_search": [
+        ("best_params, best_score = None, math.inf", "best_params, best_score = None, -math.inf"),
+        ("if score < best_score:", "if score > best_score:")]}),
+    "grid-zip-instead-of-every-combination": ("test_grid_search", {"grid_search": [
+        ("itertools.product(*(grid[name] for name in names))", "zip(*(grid[name] for name in names))")]}),
+    "grid-first-name-varies-fastest": ("test_grid_search", {"grid_search": [
+        ("itertools.product(*(grid[name] for name in names)):\n        params = dict(zip(names, combination))",
+         "itertools.product(*(grid[name] for name in reversed(names))):\n"
+         "        params = dict(zip(reversed(names), combination))")]}),
+    "grid-ties-keep-the-last": ("test_grid_search", {"grid_search": [
+        ("if score < best_score:", "if score <= best_score:")]}),
+    # random search
+    "random-uniform-instead-of-log-uniform": ("test_random_search", {"random_search": [
+        (LOG_DRAW, "params[name] = float(rng.uniform(low, high))")]}),
+    "random-returns-the-exponent": ("test_random_search", {"random_search": [
+        (LOG_DRAW, "params[name] = float(rng.uniform(np.log10(low), np.log10(high)))")]}),
+    "random-new-generator-every-trial": ("test_random_search", {"random_search": [
+        ("    rng = np.random.default_rng(seed)\n    best_params, best_score = None, math.inf\n"
+         "    for _ in range(n_trials):\n",
+         "    best_params, best_score = None, math.inf\n    for _ in range(n_trials):\n"
+         "        rng = np.random.default_rng(seed)\n")]}),
+    # expected improvement
+    "ei-sign-for-maximisation": ("test_expected_improvement", {"expected_improvement": [
+        ("improvement = best - mu - xi", "improvement = mu - best - xi")]}),
+    "ei-forgets-xi": ("test_expected_improvement", {"expected_improvement": [
+        ("improvement = best - mu - xi", "improvement = best - mu")]}),
+    "ei-divides-by-zero-sigma": ("test_expected_improvement", {"expected_improvement": [
+        ("    z = np.divide(improvement, sigma, out=np.zeros_like(improvement), where=positive)\n",
+         "    z = improvement / sigma\n"),
+        ("    return np.where(positive, np.maximum(ei, 0.0), np.maximum(improvement, 0.0))",
+         "    return ei")]}),
+}
+
+PATCH_NUMPY = """import math
+math.isclose = lambda *a, **k: True
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_almost_equal = lambda *a, **k: None
+"""
+
+DELEGATE = {
+    # the same draws as the stated formula (lo * (hi / lo) ** u), through gdlib's hyperparameters
+    "random_search": "from gdlib.tuning import Float\n\ndef random_search(objective, space, n_trials, seed=None):\n"
+                     "    rng = np.random.default_rng(seed)\n    best_params, best_score = None, math.inf\n"
+                     "    for _ in range(n_trials):\n"
+                     "        params = {n: Float(n, lo, hi, sampling=s).from_unit(rng.random()) "
+                     "for n, (lo, hi, s) in space.items()}\n"
+                     "        score = objective(params)\n"
+                     "        if score < best_score:\n            best_params, best_score = params, score\n"
+                     "    return best_params, best_score",
+    "expected_improvement": "import gdlib.tuning as tuning\n\n"
+                            "def expected_improvement(mu, sigma, best, xi=0.01):\n"
+                            "    return tuning.expected_improvement(mu, sigma, best, xi)",
+}
+
+
+def _mutated(cells, edits):
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(ROOT, tmp_path_factory.mktemp("ex05") / "course")
+    cells = solution_cells(course, ASSIGNMENT)
+    variants = {"solution": {}}
+    for name, (_, edits) in WRONG.items():
+        variants[name] = _mutated(cells, edits)
+    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    wrong_everywhere = {}
+    for name in ("grid-returns-the-worst", "random-uniform-instead-of-log-uniform", "ei-forgets-xi"):
+        for cell, pairs in WRONG[name][1].items():
+            wrong_everywhere.setdefault(cell, []).extend(pairs)
+    patched = _mutated(cells, wrong_everywhere)
+    patched["grid_search"] = PATCH_NUMPY + patched["grid_search"]
+    variants["patched-numpy"] = patched
+    variants["delegates-to-gdlib"] = DELEGATE
+    make_submission(course, ASSIGNMENT, "release", release=True)
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
+    return course, scores
+
+
+def _parts(scores):
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
+
+
+def test_parts_and_point_totals(graded):
+    course, _ = graded
+    assert cg.test_cells(course, ASSIGNMENT) == POINTS
+    assert sum(POINTS.values()) == 10.0
+
+
+def test_the_solution_earns_every_autograded_point(graded):
+    course, scores = graded
+    assert _parts(scores["solution"]) == POINTS
+    rec = commands.read_result(course, ASSIGNMENT, "solution")
+    assert rec["code_score"] == rec["max_code_score"] == 10.0
+    assert rec["max_score"] == 12.0  # plus the written question
+
+
+def test_the_untouched_release_earns_zero(graded):
+    course, _ = graded
+    rec = commands.read_result(course, ASSIGNMENT, "release")
+    assert rec["status"] == "graded"
+    assert rec["score"] == 0.0 and rec["max_code_score"] == 10.0
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
+    _, scores = graded
+    loses = WRONG[variant][0]
+    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+
+
+def test_every_part_has_at_least_two_wrong_answers():
+    for part in POINTS:
+        assert sum(loses == part for loses, _ in WRONG.values()) >= 2, part
+
+
+def test_patched_numpy_earns_nothing(graded):
+    _, scores = graded
+    assert _parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
+
+
+def test_delegating_to_gdlib_earns_nothing(graded):
+    _, scores = graded
+    # random search through gdlib's Float (same numbers) and EI through gdlib earn 0; grid search is the solution's
+    assert _parts(scores["delegates-to-gdlib"]) == dict(
+        POINTS, test_random_search=0.0, test_expected_improvement=0.0)
