@@ -1,0 +1,150 @@
+"""The grader of assignment 07 (compile and summary) is right.
+
+One batch of submissions, graded in parallel by course_grading: the solution earns every
+autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
+part (a parameter count without biases or counting the input, (512,) instead of (None, 512),
+a model that is not trained enough for 95 % test accuracy, ...), and neither patched NumPy
+comparisons nor asking gdlib for the counts earn anything.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_grading import Limits, commands  # noqa: E402
+from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
+from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
+                                    solution_cells)
+
+ASSIGNMENT = "07_compile_summary"
+LIMITS = Limits(cell_timeout=60, notebook_budget=300)
+POINTS = {"test_count_params": 3.0, "test_output_shapes": 2.0, "test_build_and_train": 4.0}
+
+SHAPES = "[(None,) + tuple(input_shape[:-1]) + (u,) for u in units]"
+
+# variant -> (the part it must lose, {solution cell: [(old, new), ...]})
+WRONG = {
+    # counting parameters
+    "count-without-biases": ("test_count_params", {"count_params": [
+        ("        total += n_in * n_out + (n_out if use_bias else 0)", "        total += n_in * n_out")]}),
+    "count-the-input-layer": ("test_count_params", {"count_params": [
+        ("    total, n_in = 0, input_shape[-1]", "    total, n_in = input_shape[-1], input_shape[-1]")]}),
+    "count-flattens-the-input": ("test_count_params", {"count_params": [
+        ("    total, n_in = 0, input_shape[-1]", "    total, n_in = 0, math.prod(input_shape)")]}),
+    "count-ignores-use-bias": ("test_count_params", {"count_params": [
+        ("(n_out if use_bias else 0)", "n_out")]}),
+    # output shapes
+    "shapes-without-batch-dimension": ("test_output_shapes", {"output_shapes": [
+        (SHAPES, "[tuple(input_shape[:-1]) + (u,) for u in units]")]}),
+    "shapes-include-the-input-row": ("test_output_shapes", {"output_shapes": [
+        (SHAPES, "[(None,) + tuple(input_shape)] + " + SHAPES)]}),
+    "shapes-flatten-the-input": ("test_output_shapes", {"output_shapes": [(SHAPES, "[(None, u) for u in units]")]}),
+    # the trained model
+    "train-model-not-trained": ("test_build_and_train", {"build_and_train": [
+        ("    model.fit(x_train, y_train, batch_size=32, epochs=30, verbose=0, seed=0)\n", "")]}),
+    "train-one-epoch-of-plain-sgd": ("test_build_and_train", {"build_and_train": [
+        ("optimizers.Adam(learning_rate=3e-3)", "optimizers.SGD(learning_rate=0.01)"),
+        ("epochs=30", "epochs=1")]}),
+}
+
+PATCH_NUMPY = """np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
+np.array_equal = lambda *a, **k: True
+np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_equal = lambda *a, **k: None
+"""
+
+DELEGATE = {
+    "count_params": "import gdlib\n\ndef count_params(input_shape, units, use_bias=True):\n"
+                    "    model = gdlib.models.Sequential([gdlib.layers.Input(shape=input_shape)]\n"
+                    "                                    + [gdlib.layers.Dense(u, use_bias=use_bias) for u in units])\n"
+                    "    model.build()\n    return model.count_params()",
+    "output_shapes": "from gdlib.layers import Dense\n\ndef output_shapes(input_shape, units):\n"
+                     "    shapes, shape = [], (None,) + tuple(input_shape)\n    for u in units:\n"
+                     "        shape = Dense(u).compute_output_shape(shape)\n        shapes.append(shape)\n"
+                     "    return shapes",
+}
+
+
+def _mutated(cells, edits):
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    course = copy_course(ROOT, tmp_path_factory.mktemp("ex07") / "course")
+    cells = solution_cells(course, ASSIGNMENT)
+    variants = {"solution": {}}
+    for name, (_, edits) in WRONG.items():
+        variants[name] = _mutated(cells, edits)
+    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    wrong_everywhere = {}
+    for name in ("count-without-biases", "shapes-flatten-the-input", "train-model-not-trained"):
+        for cell, pairs in WRONG[name][1].items():
+            wrong_everywhere.setdefault(cell, []).extend(pairs)
+    patched = _mutated(cells, wrong_everywhere)
+    patched["count_params"] = PATCH_NUMPY + patched["count_params"]
+    variants["patched-numpy"] = patched
+    variants["delegates-to-gdlib"] = DELEGATE
+    make_submission(course, ASSIGNMENT, "release", release=True)
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
+    return course, scores
+
+
+def _parts(scores):
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}
+
+
+def test_parts_and_point_totals(graded):
+    course, _ = graded
+    assert cg.test_cells(course, ASSIGNMENT) == POINTS
+    assert sum(POINTS.values()) == 9.0
+
+
+def test_the_solution_earns_every_autograded_point(graded):
+    course, scores = graded
+    assert _parts(scores["solution"]) == POINTS
+    rec = commands.read_result(course, ASSIGNMENT, "solution")
+    assert rec["code_score"] == rec["max_code_score"] == 9.0
+    assert rec["max_score"] == 11.0  # plus the written question
+
+
+def test_the_untouched_release_earns_zero(graded):
+    course, _ = graded
+    rec = commands.read_result(course, ASSIGNMENT, "release")
+    assert rec["status"] == "graded"
+    assert rec["score"] == 0.0 and rec["max_code_score"] == 9.0
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
+    _, scores = graded
+    loses = WRONG[variant][0]
+    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+
+
+def test_every_part_has_at_least_two_wrong_answers():
+    for part in POINTS:
+        assert sum(loses == part for loses, _ in WRONG.values()) >= 2, part
+
+
+def test_patched_numpy_earns_nothing(graded):
+    _, scores = graded
+    assert _parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
+
+
+def test_asking_gdlib_for_the_counts_earns_nothing(graded):
+    _, scores = graded
+    # parts 1 and 2 built from gdlib's layers earn 0; part 3 must use gdlib and is the solution's
+    assert _parts(scores["delegates-to-gdlib"]) == dict(POINTS, test_count_params=0.0, test_output_shapes=0.0)
