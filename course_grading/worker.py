@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import traceback
 from pathlib import Path
 
@@ -147,8 +148,13 @@ def _reason_from_log(log: str, error: str) -> str:
         return "crashed: the kernel died (os._exit, a crash, or the memory limit)"
     if "CellTimeoutError" in text and "IOPub" in text:
         return "timeout: the kernel stopped answering"
-    last = [line for line in text.strip().splitlines() if line.strip()]
-    return "grading error: " + (last[-1][:200] if last else "unknown")
+    errors = [line.strip() for line in text.splitlines()
+              if re.match(r"\s*[\w.]*(Error|Exception): ", line) and "NbGraderException" not in line]
+    keyerror = [e for e in errors if e.startswith("KeyError: ")]
+    if keyerror:
+        return (f"damaged notebook: cell {keyerror[0][len('KeyError: '):]} lost its nbgrader "
+                "metadata (stripped metadata?); hand in a copy of the release notebook")
+    return "grading error: " + (errors[-1][:200] if errors else "unknown (see the log)")
 
 
 def _scores(course: Course, assignment: str, student: str) -> dict:
