@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", required=True)
     p.add_argument("--slot", type=int, default=0)
     _add_limits(p)
+    p = sub.add_parser("_serve", help=argparse.SUPPRESS)
+    p.add_argument("--slot", type=int, default=0)
+    _add_limits(p)
     return parser
 
 
@@ -106,6 +109,9 @@ def main(argv=None) -> int:
         elif args.command == "_grade_one":
             from .worker import grade_one
             grade_one(course, args.assignment, args.student, _limits(args), slot=args.slot)
+        elif args.command == "_serve":
+            from .worker import serve
+            serve(course, _limits(args), slot=args.slot)
     except commands.GradingError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

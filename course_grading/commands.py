@@ -1,18 +1,20 @@
 """The instructor's commands, one per step: release, collect, autograde, feedback, export, report."""
 from __future__ import annotations
 
-import concurrent.futures
+import contextlib
 import csv
 import difflib
 import json
 import os
 import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -225,37 +227,112 @@ def _limit_args(limits: Limits) -> list[str]:
             f"--file-size={limits.file_size}"] + ([] if limits.sandbox else ["--no-sandbox"])
 
 
-def _run_worker(course: Course, assignment: str, student: str, limits: Limits, slot: int) -> dict:
-    cmd = [sys.executable, "-m", "course_grading", "--course", str(course.root), "_grade_one",
-           "--assignment", assignment, "--student", student, f"--slot={slot}"] + _limit_args(limits)
-    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+def _not_graded(course: Course, assignment: str, student: str, reason: str, **extra) -> dict:
+    record = {"assignment": assignment, "student": student, "status": NOT_GRADED, "reason": reason,
+              "submission_hash": submission_hash(course.submitted / student / assignment), **extra}
+    write_result(course, assignment, student, record)
+    return record
+
+
+class _Worker:
+    """One long-lived grading process (``_serve``) of one slot, and the pipe to it.
+
+    The process imports nbgrader once and grades the submissions sent to it one at
+    a time, each with a new sandboxed kernel.  :meth:`grade` waits for one at most
+    the notebook budget; a process that outlives it, or dies, is killed (with its
+    kernels) and the caller starts a new one for the next submission.
+    """
+
+    STARTUP_TIMEOUT = 120
+
+    def __init__(self, course: Course, limits: Limits, slot: int):
+        cmd = [sys.executable, "-m", "course_grading", "--course", str(course.root), "_serve",
+               f"--slot={slot}"] + _limit_args(limits)
+        env = dict(os.environ,
+                   PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        logs = course.grading / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"worker{slot}.log", "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=log, env=env, cwd=PACKAGE_PARENT,
+                                         start_new_session=True)
+        self._buffer = b""
+        self.ready = self._readline(time.monotonic() + self.STARTUP_TIMEOUT) is not None
+
+    def _readline(self, deadline: float) -> dict | None:
+        """The next answer of the process; None if it died or the deadline passed."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def grade(self, assignment: str, student: str, log: Path, budget: float) -> str:
+        """'done', 'timeout' (killed at the budget) or 'died'."""
+        task = {"assignment": assignment, "student": student, "log": str(log)}
+        try:
+            self.proc.stdin.write((json.dumps(task) + "\n").encode())
+            self.proc.stdin.flush()
+        except OSError:
+            self.kill()
+            return "died"
+        answer = self._readline(time.monotonic() + budget)
+        if answer is not None and answer.get("done") == [assignment, student]:
+            return "done"
+        died = self.proc.poll() is not None
+        self.kill()
+        return "died" if died else "timeout"
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _grade_with(worker: _Worker | None, course: Course, assignment: str, student: str,
+                limits: Limits, slot: int) -> tuple[_Worker | None, dict]:
+    """Grade one submission with ``worker`` (started if None); the worker to use next, and the record."""
     logfile = course.grading / "logs" / assignment / f"{student}.log"
     logfile.parent.mkdir(parents=True, exist_ok=True)
-    with open(logfile, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                cwd=PACKAGE_PARENT, start_new_session=True)
-        try:
-            code = proc.wait(timeout=limits.notebook_budget)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            forget_submission(course, assignment, student)
-            shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
-            record = {"assignment": assignment, "student": student, "status": NOT_GRADED,
-                      "reason": f"timeout: the submission ran past its budget of "
-                                f"{limits.notebook_budget} s",
-                      "submission_hash": submission_hash(course.submitted / student / assignment)}
-            write_result(course, assignment, student, record)
-            return record
+    logfile.write_bytes(b"")
+    if worker is None:
+        worker = _Worker(course, limits, slot)
+        if not worker.ready:
+            code = worker.proc.poll()
+            worker.kill()
+            return None, _not_graded(
+                course, assignment, student,
+                f"grading error: the grading process did not start (exit code {code}; see "
+                f"{course.grading / 'logs' / f'worker{slot}.log'})", retry=True)
+    outcome = worker.grade(assignment, student, logfile, limits.notebook_budget)
+    if outcome == "timeout":
+        forget_submission(course, assignment, student)
+        shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
+        return None, _not_graded(course, assignment, student,
+                                 f"timeout: the submission ran past its budget of "
+                                 f"{limits.notebook_budget} s")
     record = read_result(course, assignment, student)
     if record is None:
-        record = {"assignment": assignment, "student": student, "status": NOT_GRADED,
-                  "reason": f"grading error: the grading process exited with code {code} "
-                            f"(see {logfile})", "retry": True,
-                  "submission_hash": submission_hash(course.submitted / student / assignment)}
-        write_result(course, assignment, student, record)
-    return record
+        code = worker.proc.poll()
+        record = _not_graded(course, assignment, student,
+                             f"grading error: the grading process exited with code {code} "
+                             f"(see {logfile})", retry=True)
+    return (worker if outcome == "done" else None), record
 
 
 def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None = None,
@@ -282,21 +359,33 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
                 course.submitted / s / a):
             result_path(course, a, s).unlink(missing_ok=True)
             todo.append((a, s))
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    slots: queue.Queue[int] = queue.Queue()
-    for k in range(jobs):
-        slots.put(k)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    tasks: queue.Queue[tuple[str, str]] = queue.Queue()
+    for pair in todo:
+        tasks.put(pair)
+    done: dict[tuple[str, str], dict] = {}
 
-    def run(pair):
-        slot = slots.get()
+    def run(slot: int) -> None:
+        # one long-lived grading process per slot; replaced when it dies or is killed
+        worker = None
         try:
-            return _run_worker(course, pair[0], pair[1], limits, slot)
+            while True:
+                try:
+                    a, s = tasks.get_nowait()
+                except queue.Empty:
+                    return
+                worker, done[(a, s)] = _grade_with(worker, course, a, s, limits, slot)
         finally:
-            slots.put(slot)
+            if worker is not None:
+                worker.close()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        done = list(pool.map(run, todo))
-    return done
+    # the threads start the processes, which die with the thread that started them
+    threads = [threading.Thread(target=run, args=(k,), name=f"grader-{k}") for k in range(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [done[pair] for pair in todo]
 
 
 # --- feedback, export -------------------------------------------------------------------------

@@ -202,54 +202,115 @@ def forget_submission(course: Course, assignment: str, student: str) -> None:
             pass
 
 
-def grade_one(course: Course, assignment: str, student: str, limits: Limits,
-              slot: int = 0) -> dict:
-    """Autograde one submission; record and return its outcome."""
-    from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.apps.api import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+class _Grader:
+    """nbgrader's autograde set up once for one grading slot, then used for many submissions."""
 
-    from .execute import GuardedExecute
-    from .sandbox import SANDBOX_UID_BASE
+    def __init__(self, course: Course, limits: Limits, slot: int = 0):
+        from nbconvert.preprocessors import ClearMetadataPreprocessor
+        from nbgrader.apps.api import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                            LimitOutput, SaveAutoGrades)
 
-    folder = course.submitted / student / assignment
-    record = {"assignment": assignment, "student": student,
-              "submission_hash": submission_hash(folder) if folder.exists() else None,
-              "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-    serialise_gradebook(course.grading / "gradebook.lock")
+        from .execute import GuardedExecute
+        from .sandbox import SANDBOX_UID_BASE
 
-    reason = _check_notebooks(course, assignment, folder)
-    if reason:
-        forget_submission(course, assignment, student)
-        record.update(status=NOT_GRADED, reason=reason)
+        self.course, self.limits = course, limits
+        serialise_gradebook(course.grading / "gradebook.lock")
+        cfg = nbgrader_config(course, limits)
+        cfg.Autograde.autograde_preprocessors = [
+            GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+            SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        cfg.GuardedExecute.interrupt_grace = limits.interrupt_grace
+        cfg.GuardedExecute.max_output_bytes = limits.output
+        cfg.SandboxedKernelManager.sandbox = limits.sandbox
+        cfg.SandboxedKernelManager.sandbox_uid = SANDBOX_UID_BASE + slot
+        cfg.SandboxedKernelManager.memory_limit = limits.memory
+        cfg.SandboxedKernelManager.process_limit = limits.processes
+        cfg.SandboxedKernelManager.file_size_limit = limits.file_size
+        self.api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+
+    def grade(self, assignment: str, student: str) -> dict:
+        """Autograde one submission; record and return its outcome."""
+        course = self.course
+        folder = course.submitted / student / assignment
+        record = {"assignment": assignment, "student": student,
+                  "submission_hash": submission_hash(folder) if folder.exists() else None,
+                  "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+        reason = _check_notebooks(course, assignment, folder)
+        if reason:
+            forget_submission(course, assignment, student)
+            record.update(status=NOT_GRADED, reason=reason)
+            write_result(course, assignment, student, record)
+            return record
+        try:
+            outcome = self.api.autograde(assignment, student, force=True, create=True)
+        except Exception:  # noqa: BLE001 - never let one submission stop the run
+            outcome = {"success": False, "log": "", "error": traceback.format_exc()}
+        if outcome.get("success") and (course.autograded / student / assignment).exists():
+            record.update(status=GRADED, **_scores(course, assignment, student))
+            record["cell_timeouts"] = _count_cell_timeouts(course, assignment, student)
+        else:
+            record.update(status=NOT_GRADED,
+                          reason=_reason_from_log(outcome.get("log", ""), outcome.get("error", "")))
+            record["log_tail"] = (outcome.get("log", "") + outcome.get("error", ""))[-3000:]
         write_result(course, assignment, student, record)
         return record
 
-    cfg = nbgrader_config(course, limits)
-    cfg.Autograde.autograde_preprocessors = [
-        GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-    cfg.GuardedExecute.interrupt_grace = limits.interrupt_grace
-    cfg.GuardedExecute.max_output_bytes = limits.output
-    cfg.SandboxedKernelManager.sandbox = limits.sandbox
-    cfg.SandboxedKernelManager.sandbox_uid = SANDBOX_UID_BASE + slot
-    cfg.SandboxedKernelManager.memory_limit = limits.memory
-    cfg.SandboxedKernelManager.process_limit = limits.processes
-    cfg.SandboxedKernelManager.file_size_limit = limits.file_size
 
-    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+def grade_one(course: Course, assignment: str, student: str, limits: Limits,
+              slot: int = 0) -> dict:
+    """Autograde one submission in this process; record and return its outcome."""
+    return _Grader(course, limits, slot).grade(assignment, student)
+
+
+# --- a long-lived grading process ----------------------------------------------------------
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the thread that started it ends (best effort)."""
     try:
-        outcome = api.autograde(assignment, student, force=True, create=True)
-    except Exception:  # noqa: BLE001 - never let one submission stop the run
-        outcome = {"success": False, "log": "", "error": traceback.format_exc()}
-    if outcome.get("success") and (course.autograded / student / assignment).exists():
-        record.update(status=GRADED, **_scores(course, assignment, student))
-        record["cell_timeouts"] = _count_cell_timeouts(course, assignment, student)
-    else:
-        record.update(status=NOT_GRADED,
-                      reason=_reason_from_log(outcome.get("log", ""), outcome.get("error", "")))
-        record["log_tail"] = (outcome.get("log", "") + outcome.get("error", ""))[-3000:]
-    write_result(course, assignment, student, record)
-    return record
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def serve(course: Course, limits: Limits, slot: int = 0) -> None:
+    """Grade submissions one after another, as ``autograde`` asks, in this one process.
+
+    Reads one JSON task per line (``{"assignment", "student", "log"}``) from
+    stdin and answers each with one line ``{"done": ...}`` on stdout, once the
+    submission's result record is written.  nbgrader and its dependencies are
+    imported once; every submission still gets a new kernel in a new sandbox
+    (nbgrader starts one per notebook and shuts it down after).  The kernel's
+    and nbgrader's output go to the task's log file.
+    """
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return
+    tasks = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    grader = _Grader(course, limits, slot)
+    answers.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in tasks:
+        task = json.loads(line)
+        with open(task["log"], "ab") as log:
+            import sys
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                grader.grade(task["assignment"], task["student"])
+            except Exception:  # noqa: BLE001 - the parent records a missing result as an error
+                traceback.print_exc()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        answers.write(json.dumps({"done": [task["assignment"], task["student"]]}) + "\n")
