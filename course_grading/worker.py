@@ -223,6 +223,8 @@ class _Grader:
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
         cfg.GuardedExecute.interrupt_grace = limits.interrupt_grace
         cfg.GuardedExecute.max_output_bytes = limits.output
+        # every output is in once the last cell is idle: no need to wait for a polite exit
+        cfg.GuardedExecute.shutdown_kernel = "immediate"
         cfg.SandboxedKernelManager.sandbox = limits.sandbox
         cfg.SandboxedKernelManager.sandbox_uid = SANDBOX_UID_BASE + slot
         cfg.SandboxedKernelManager.memory_limit = limits.memory
