@@ -238,9 +238,10 @@ class _Worker:
     """One long-lived grading process (``_serve``) of one slot, and the pipe to it.
 
     The process imports nbgrader once and grades the submissions sent to it one at
-    a time, each with a new sandboxed kernel.  :meth:`grade` waits for one at most
-    the notebook budget; a process that outlives it, or dies, is killed (with its
-    kernels) and the caller starts a new one for the next submission.
+    a time, each with new sandboxed kernels; it is told the next submission as it
+    begins one, so it can start that one's kernel early.  A submission's budget runs
+    from its "begin"; a process that outlives it, or dies, is killed (with its
+    kernels) and the caller starts a new one for the submissions still to grade.
     """
 
     STARTUP_TIMEOUT = 120
@@ -251,6 +252,7 @@ class _Worker:
         env = dict(os.environ,
                    PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
                    OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        self.course = course
         logs = course.grading / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"worker{slot}.log", "ab") as log:
@@ -274,18 +276,40 @@ class _Worker:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def grade(self, assignment: str, student: str, log: Path, budget: float) -> str:
-        """'done', 'timeout' (killed at the budget) or 'died'."""
-        task = {"assignment": assignment, "student": student, "log": str(log)}
+    def log_path(self, pair: tuple[str, str]) -> Path:
+        return self.course.grading / "logs" / pair[0] / f"{pair[1]}.log"
+
+    def send(self, message: dict | tuple[str, str]) -> bool:
+        if isinstance(message, tuple):
+            log = self.log_path(message)
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_bytes(b"")
+            message = {"assignment": message[0], "student": message[1], "log": str(log)}
         try:
-            self.proc.stdin.write((json.dumps(task) + "\n").encode())
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
             self.proc.stdin.flush()
+            return True
         except OSError:
-            self.kill()
-            return "died"
+            return False
+
+    def grade(self, pair: tuple[str, str], budget: float, after) -> str:
+        """Wait for the submission ``pair`` (already sent): 'done', 'timeout' or 'died'.
+
+        ``after()`` is called when it begins and returns the next submission to send
+        (or None).
+        """
+        answer = self._readline(time.monotonic() + self.STARTUP_TIMEOUT)
+        if answer is None or answer.get("begin") != list(pair):
+            return self._ended()
+        following = after()
+        if not self.send(following if following is not None else {"next": None}):
+            return self._ended()
         answer = self._readline(time.monotonic() + budget)
-        if answer is not None and answer.get("done") == [assignment, student]:
+        if answer is not None and answer.get("done") == list(pair):
             return "done"
+        return self._ended()
+
+    def _ended(self) -> str:
         died = self.proc.poll() is not None
         self.kill()
         return "died" if died else "timeout"
@@ -304,35 +328,70 @@ class _Worker:
             self.kill()
 
 
-def _grade_with(worker: _Worker | None, course: Course, assignment: str, student: str,
-                limits: Limits, slot: int) -> tuple[_Worker | None, dict]:
-    """Grade one submission with ``worker`` (started if None); the worker to use next, and the record."""
-    logfile = course.grading / "logs" / assignment / f"{student}.log"
-    logfile.parent.mkdir(parents=True, exist_ok=True)
-    logfile.write_bytes(b"")
-    if worker is None:
-        worker = _Worker(course, limits, slot)
-        if not worker.ready:
-            code = worker.proc.poll()
-            worker.kill()
-            return None, _not_graded(
-                course, assignment, student,
-                f"grading error: the grading process did not start (exit code {code}; see "
-                f"{course.grading / 'logs' / f'worker{slot}.log'})", retry=True)
-    outcome = worker.grade(assignment, student, logfile, limits.notebook_budget)
+def _record_after(course: Course, pair: tuple[str, str], outcome: str, worker: _Worker,
+                  limits: Limits) -> dict:
+    """The result record of a submission its worker finished, or the reason it did not."""
+    assignment, student = pair
     if outcome == "timeout":
         forget_submission(course, assignment, student)
         shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
-        return None, _not_graded(course, assignment, student,
-                                 f"timeout: the submission ran past its budget of "
-                                 f"{limits.notebook_budget} s")
+        return _not_graded(course, assignment, student,
+                           f"timeout: the submission ran past its budget of "
+                           f"{limits.notebook_budget} s")
     record = read_result(course, assignment, student)
     if record is None:
-        code = worker.proc.poll()
         record = _not_graded(course, assignment, student,
-                             f"grading error: the grading process exited with code {code} "
-                             f"(see {logfile})", retry=True)
-    return (worker if outcome == "done" else None), record
+                             f"grading error: the grading process exited with code "
+                             f"{worker.proc.poll()} (see {worker.log_path(pair)})", retry=True)
+    return record
+
+
+def _grade_slot(course: Course, limits: Limits, slot: int, tasks: queue.Queue,
+                done: dict) -> None:
+    """Grade submissions from ``tasks`` with one grading process, replaced when it dies."""
+    def take():
+        try:
+            return tasks.get_nowait()
+        except queue.Empty:
+            return None
+
+    worker, pair = None, take()
+    try:
+        while pair is not None:
+            if worker is None:
+                worker = _Worker(course, limits, slot)
+                if not worker.ready:
+                    code = worker.proc.poll()
+                    worker.kill()
+                    worker = None
+                    done[pair] = _not_graded(
+                        course, *pair, f"grading error: the grading process did not start "
+                        f"(exit code {code}; see {course.grading / 'logs' / f'worker{slot}.log'})",
+                        retry=True)
+                    pair = take()
+                    continue
+                worker.send(pair)
+            sent = []
+
+            def after():
+                sent.append(take())
+                return sent[0]
+
+            outcome = worker.grade(pair, limits.notebook_budget, after)
+            done[pair] = _record_after(course, pair, outcome, worker, limits)
+            following = sent[0] if sent else None
+            if outcome != "done":
+                worker = None  # killed: the submission sent ahead goes to a new process
+                if following is None:
+                    following = take()
+            elif following is None:
+                following = take()
+                if following is not None:
+                    worker.send(following)
+            pair = following
+    finally:
+        if worker is not None:
+            worker.close()
 
 
 def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None = None,
@@ -366,18 +425,7 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
     done: dict[tuple[str, str], dict] = {}
 
     def run(slot: int) -> None:
-        # one long-lived grading process per slot; replaced when it dies or is killed
-        worker = None
-        try:
-            while True:
-                try:
-                    a, s = tasks.get_nowait()
-                except queue.Empty:
-                    return
-                worker, done[(a, s)] = _grade_with(worker, course, a, s, limits, slot)
-        finally:
-            if worker is not None:
-                worker.close()
+        _grade_slot(course, limits, slot, tasks, done)
 
     # the threads start the processes, which die with the thread that started them
     threads = [threading.Thread(target=run, args=(k,), name=f"grader-{k}") for k in range(jobs)]

@@ -7,10 +7,14 @@
   remaining cell.
 * Output beyond ``max_output_bytes`` per cell is dropped as it arrives, so a
   print loop cannot fill the grader's memory.
+* A kernel started ahead of time for this submission's folder (see
+  :func:`course_grading.worker._Grader.prestart`) is used instead of starting one,
+  once: it was started in its own sandbox, for this folder only.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 from queue import Empty
 
 from nbclient.util import ensure_async
@@ -18,6 +22,13 @@ from nbformat import NotebookNode
 from traitlets import Float, Integer
 
 from nbgrader.preprocessors import Execute
+
+
+# realpath of a submission's autograded folder -> a kernel manager whose sandboxed kernel was
+# started for that folder and nothing else; taken (once) by the first notebook executed there
+PRESTARTED: dict = {}
+# the sandbox user of the submission being graded, for kernels started the usual way
+CURRENT = {"uid": None}
 
 
 class InterruptIgnored(Exception):
@@ -35,6 +46,24 @@ class GuardedExecute(Execute):
 
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
+
+    def create_kernel_manager(self):
+        from .sandbox import hand_over
+
+        path = os.path.realpath((self.resources or {}).get("metadata", {}).get("path") or os.getcwd())
+        km = PRESTARTED.pop(path, None)
+        wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
+        if km is not None:
+            if km.has_kernel and (not wanted or km.kernel_name == wanted):
+                if km.sandbox:
+                    hand_over(path, km.sandbox_uid)  # the notebook nbgrader has written since
+                self.km = km
+                return km
+            discard(km)
+        km = super().create_kernel_manager()
+        if CURRENT["uid"] is not None:
+            km.sandbox_uid = CURRENT["uid"]
+        return km
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Timeout waiting for execute reply (%is); interrupting", timeout)
@@ -62,3 +91,14 @@ class GuardedExecute(Execute):
                                               "dropped by the grader]\n"))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def discard(km) -> None:
+    """End a kernel started ahead of time that will not be used."""
+    from jupyter_core.utils import run_sync
+
+    try:
+        if km.has_kernel:
+            run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # noqa: BLE001 - it is being thrown away
+        pass

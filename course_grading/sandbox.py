@@ -50,6 +50,14 @@ def readonly_paths() -> list[str]:
     return out
 
 
+def hand_over(workdir: str, uid: int) -> None:
+    """Make the learner's folder (and everything in it) the sandbox user's, hence writable by it."""
+    for dirpath, dirnames, filenames in os.walk(workdir):
+        os.chown(dirpath, uid, uid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), uid, uid)
+
+
 def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
                     memory: int, processes: int, file_size: int) -> list[str]:
     """Wrap ``argv`` so it runs limited (prlimit), unprivileged (setpriv) and isolated (bwrap)."""
@@ -129,16 +137,13 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         workdir = _real(self._launch_args.get("cwd") or os.getcwd())
-        # the learner's folder becomes writable for the sandbox user only
-        for dirpath, dirnames, filenames in os.walk(workdir):
-            os.chown(dirpath, self.sandbox_uid, self.sandbox_uid)
-            for name in filenames:
-                os.chown(os.path.join(dirpath, name), self.sandbox_uid, self.sandbox_uid)
+        hand_over(workdir, self.sandbox_uid)
         argv = [sys.executable, "-P", "-m", "ipykernel_launcher",
                 "-f", os.path.realpath(self.connection_file)] + list(extra_arguments or [])
         if not self.sandbox:
+            # no bwrap --die-with-parent here: setpriv asks Linux to end the kernel with its grader
             return ["prlimit", f"--as={self.memory_limit}", f"--fsize={self.file_size_limit}",
-                    "--core=0", "--"] + argv
+                    "--core=0", "--", "setpriv", "--pdeathsig", "KILL", "--"] + argv
         return sandbox_command(argv, workdir=workdir, sockdir=self._sockdir,
                                uid=self.sandbox_uid, memory=self.memory_limit,
                                processes=self.process_limit, file_size=self.file_size_limit)

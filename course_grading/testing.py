@@ -55,6 +55,10 @@ def test_cells(course: Course, assignment: str) -> dict[str, float]:
     return out
 
 
+# a helper, not a test: pytest must not collect it when a test module imports it by name
+test_cells.__test__ = False
+
+
 def make_submission(course: Course, assignment: str, student: str,
                     replacements: dict[str, str] | None = None, *, release: bool = False) -> Path:
     """Put a submission in ``grading/submitted``: the solution (or the release) with cells replaced."""

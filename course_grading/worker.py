@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import traceback
 from pathlib import Path
 
@@ -226,14 +227,77 @@ class _Grader:
         # every output is in once the last cell is idle: no need to wait for a polite exit
         cfg.GuardedExecute.shutdown_kernel = "immediate"
         cfg.SandboxedKernelManager.sandbox = limits.sandbox
-        cfg.SandboxedKernelManager.sandbox_uid = SANDBOX_UID_BASE + slot
         cfg.SandboxedKernelManager.memory_limit = limits.memory
         cfg.SandboxedKernelManager.process_limit = limits.processes
         cfg.SandboxedKernelManager.file_size_limit = limits.file_size
+        # two sandbox users per slot, taken in turns: the kernel started ahead for the next
+        # submission never shares a user (nor its process limit) with the one still running
+        self.uids = (SANDBOX_UID_BASE + 2 * slot, SANDBOX_UID_BASE + 2 * slot + 1)
+        cfg.SandboxedKernelManager.sandbox_uid = self.uids[0]
+        self.cfg = cfg
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+        self.Autograde = _autograde_class()
 
-    def grade(self, assignment: str, student: str) -> dict:
+    def prestart(self, assignment: str, student: str, uid: int, log) -> bool:
+        """Start the kernel of a submission ahead of grading it: a new sandbox for its folder only.
+
+        The folder is emptied and kept (nbgrader would delete and recreate it, and the
+        sandbox mounts it).  Only for a submission that passes the checks and has one
+        notebook kernel to start first; the kernel is used by its first notebook, once.
+        """
+        from jupyter_core.utils import run_sync
+
+        from . import execute
+        from .sandbox import SandboxedKernelManager
+
+        course = self.course
+        folder = course.submitted / student / assignment
+        if not folder.exists() or _check_notebooks(course, assignment, folder):
+            return False
+        first = course.notebooks(assignment)[0]
+        source = nbformat.read(course.solutions / assignment / f"{first}.ipynb", as_version=4)
+        kernel_name = source.metadata.get("kernelspec", {}).get("name") or "python3"
+        dest = course.autograded / student / assignment
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        km = SandboxedKernelManager(kernel_name=kernel_name, config=self.cfg)
+        km.sandbox_uid = uid
+        try:
+            run_sync(km.start_kernel)(
+                cwd=str(dest), extra_arguments=list(self.cfg.Execute.extra_arguments),
+                env=dict(os.environ, NBGRADER_EXECUTION="autograde"), stdout=log, stderr=log)
+        except Exception:  # noqa: BLE001 - grading will start a kernel the usual way
+            traceback.print_exc()
+            execute.discard(km)
+            return False
+        execute.PRESTARTED[os.path.realpath(dest)] = km
+        return True
+
+    def grade(self, assignment: str, student: str, uid: int | None = None) -> dict:
         """Autograde one submission; record and return its outcome."""
+        from . import execute
+
+        execute.CURRENT["uid"] = self.uids[0] if uid is None else uid
+        try:
+            return self._grade(assignment, student)
+        finally:
+            # a kernel started ahead but not used (the notebook failed before running)
+            dest = os.path.realpath(self.course.autograded / student / assignment)
+            km = execute.PRESTARTED.pop(dest, None)
+            if km is not None:
+                execute.discard(km)
+
+    def _autograde(self, assignment: str, student: str) -> dict:
+        """``NbGraderAPI.autograde``, with the converter that keeps a prestarted kernel's folder."""
+        from nbgrader.utils import capture_log, temp_attrs
+
+        with temp_attrs(self.api.coursedir, assignment_id=assignment, student_id=student):
+            app = self.Autograde(coursedir=self.api.coursedir, parent=self.api)
+            app.force = True
+            app.create_student = True
+            return capture_log(app)
+
+    def _grade(self, assignment: str, student: str) -> dict:
         course = self.course
         folder = course.submitted / student / assignment
         record = {"assignment": assignment, "student": student,
@@ -246,7 +310,7 @@ class _Grader:
             write_result(course, assignment, student, record)
             return record
         try:
-            outcome = self.api.autograde(assignment, student, force=True, create=True)
+            outcome = self._autograde(assignment, student)
         except Exception:  # noqa: BLE001 - never let one submission stop the run
             outcome = {"success": False, "log": "", "error": traceback.format_exc()}
         if outcome.get("success") and (course.autograded / student / assignment).exists():
@@ -258,6 +322,27 @@ class _Grader:
             record["log_tail"] = (outcome.get("log", "") + outcome.get("error", ""))[-3000:]
         write_result(course, assignment, student, record)
         return record
+
+
+def _autograde_class():
+    """nbgrader's ``Autograde``, except that it empties (not deletes) a folder a kernel was started for."""
+    from nbgrader.converters import Autograde
+
+    from . import execute
+
+    class KeepFolderAutograde(Autograde):
+        def init_destination(self, assignment_id: str, student_id: str) -> bool:
+            dest = os.path.normpath(self._format_dest(assignment_id, student_id))
+            if os.path.realpath(dest) not in execute.PRESTARTED:
+                return super().init_destination(assignment_id, student_id)
+            for entry in os.scandir(dest):  # prestart made it empty; be sure
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path)
+                else:
+                    os.remove(entry.path)
+            return True
+
+    return KeepFolderAutograde
 
 
 def grade_one(course: Course, assignment: str, student: str, limits: Limits,
@@ -283,13 +368,17 @@ def _die_with_parent() -> None:
 def serve(course: Course, limits: Limits, slot: int = 0) -> None:
     """Grade submissions one after another, as ``autograde`` asks, in this one process.
 
-    Reads one JSON task per line (``{"assignment", "student", "log"}``) from
-    stdin and answers each with one line ``{"done": ...}`` on stdout, once the
-    submission's result record is written.  nbgrader and its dependencies are
-    imported once; every submission still gets a new kernel in a new sandbox
-    (nbgrader starts one per notebook and shuts it down after).  The kernel's
-    and nbgrader's output go to the task's log file.
+    Reads one JSON task per line (``{"assignment", "student", "log"}``) from stdin;
+    answers ``{"begin": [assignment, student]}`` when it starts grading one and
+    ``{"done": ...}`` once its result record is written.  nbgrader and its
+    dependencies are imported once.  Every submission gets new kernels in new
+    sandboxes; while one submission is graded, the kernel of the next task already
+    sent is starting (in a sandbox of its own, as the other of the slot's two users),
+    so its start-up overlaps the current execution.  nbgrader's and the kernels'
+    output go to each task's log file.
     """
+    import sys
+
     parent = os.getppid()
     _die_with_parent()
     if os.getppid() != parent:
@@ -301,18 +390,33 @@ def serve(course: Course, limits: Limits, slot: int = 0) -> None:
     os.close(devnull)
     grader = _Grader(course, limits, slot)
     answers.write(json.dumps({"ready": os.getpid()}) + "\n")
-    for line in tasks:
-        task = json.loads(line)
-        with open(task["log"], "ab") as log:
-            import sys
+
+    def next_task():
+        line = tasks.readline()
+        return json.loads(line) if line.strip() else None  # None: end of input
+
+    current, turn = next_task(), 0
+    while current is not None:
+        pair = [current["assignment"], current["student"]]
+        answers.write(json.dumps({"begin": pair}) + "\n")
+        with open(current["log"], "ab") as log:
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
+            # the parent answers "begin" at once: the next task, or {"next": null}
+            following = next_task()
+            following = following.get("next", following) if following is not None else None
+            if following is not None:
+                with open(following["log"], "ab") as next_log:
+                    grader.prestart(following["assignment"], following["student"],
+                                    grader.uids[1 - turn], next_log)
             try:
-                grader.grade(task["assignment"], task["student"])
+                grader.grade(*pair, uid=grader.uids[turn])
             except Exception:  # noqa: BLE001 - the parent records a missing result as an error
                 traceback.print_exc()
             sys.stdout.flush()
             sys.stderr.flush()
-        answers.write(json.dumps({"done": [task["assignment"], task["student"]]}) + "\n")
+        answers.write(json.dumps({"done": pair}) + "\n")
+        turn = 1 - turn
+        current = following if following is not None else next_task()
