@@ -32,6 +32,7 @@ SOFTPLUS_OK = ("def softplus(x):\n    x = np.asarray(x, dtype=float)\n"
 def _cases(course, port):
     sol = course.solutions / "01_demo" / "demo.ipynb"
     other = course.submitted / "honest" / "01_demo" / "demo.ipynb"
+    other_graded = course.autograded / "honest" / "01_demo" / "demo.ipynb"
     outside = course.root / "escaped.txt"
     probe = (
         "import os, socket\n"
@@ -41,6 +42,7 @@ def _cases(course, port):
         f"_try('read-solutions', lambda: open({str(sol)!r}).read())\n"
         f"_try('read-gradebook', lambda: open({str(course.gradebook)!r}, 'rb').read())\n"
         f"_try('read-other', lambda: open({str(other)!r}).read())\n"
+        f"_try('read-other-autograded', lambda: open({str(other_graded)!r}).read())\n"
         f"_try('write-outside', lambda: open({str(outside)!r}, 'w').write('x'))\n"
         f"_try('connect-local', lambda: socket.create_connection(('127.0.0.1', {port}), timeout=2))\n"
         "_try('connect-internet', lambda: socket.create_connection(('1.1.1.1', 53), timeout=2))\n"
@@ -177,7 +179,8 @@ def test_the_sandbox_held(batch):
     course, _, _, connected, _ = batch
     text = outputs(course, "probe")
     assert "LEAK" not in text
-    for what in ("read-solutions", "read-gradebook", "read-other", "write-outside",
+    for what in ("read-solutions", "read-gradebook", "read-other", "read-other-autograded",
+                 "write-outside",
                  "connect-local", "connect-internet"):
         assert f"blocked {what}" in text
     assert not (course.root / "escaped.txt").exists()
@@ -214,3 +217,48 @@ def test_an_interrupted_run_resumes_and_loses_nothing(batch):
     done = commands.autograde(course, LIMITS, jobs=2)
     assert 1 <= len(done) <= 3
     assert commands.export(course, course.grading / "third.csv").read_text() == export1
+
+
+# --- one grading process in a row: kernels started ahead, budgets, replaced processes -------
+
+UID_PROBE = "import os\nprint('uid', os.getuid())\n"
+
+
+@pytest.fixture(scope="module")
+def in_a_row(tmp_path_factory):
+    """One grading process (jobs=1) grades, in name order: two probes, a submission that
+    outlives its budget, and an honest one whose kernel was started while the slow one ran."""
+    course = copy_course(FIXTURE, tmp_path_factory.mktemp("row") / "course")
+    first = course.autograded / "a-probe" / "01_demo" / "demo.ipynb"
+    make_submission(course, "01_demo", "a-probe", {"softplus": UID_PROBE + SOFTPLUS_OK})
+    make_submission(course, "01_demo", "b-probe", {"softplus": (
+        UID_PROBE + "try:\n"
+        f"    open({str(first)!r}).read()\n    print('LEAK')\n"
+        "except OSError as e:\n    print('blocked', type(e).__name__)\n" + SOFTPLUS_OK)})
+    make_submission(course, "01_demo", "c-slow", {
+        "softplus": "import time\ntime.sleep(3.5)\n" + SOFTPLUS_OK,
+        "mse_gradient": "import time\ntime.sleep(3.5)\n"})
+    make_submission(course, "01_demo", "d-honest")
+    limits = Limits(cell_timeout=5, interrupt_grace=2, notebook_budget=6, memory=2 * 2**30,
+                    processes=64, output=200_000)
+    commands.autograde(course, limits, jobs=1)
+    _, rows = commands.report(course)
+    return course, {r["student"]: r for r in rows}
+
+
+def test_consecutive_kernels_of_one_process_are_different_users_and_sandboxes(in_a_row):
+    course, rows = in_a_row
+    uids = [int(outputs(course, s).split("uid")[1].split()[0]) for s in ("a-probe", "b-probe")]
+    assert uids[0] != uids[1] and all(u >= 61000 for u in uids)
+    assert "blocked" in outputs(course, "b-probe") and "LEAK" not in outputs(course, "b-probe")
+    assert score(rows, "a-probe") == score(rows, "b-probe") == ("graded", 5.0)
+
+
+def test_a_submission_past_its_budget_is_killed_and_the_next_one_still_graded(in_a_row):
+    course, rows = in_a_row
+    assert rows["c-slow"]["status"] == "not graded"
+    assert "budget of 6 s" in rows["c-slow"]["reason"]
+    assert not (course.autograded / "c-slow").exists() or not any(
+        (course.autograded / "c-slow").rglob("*.ipynb"))
+    # its kernel was started while c-slow ran, in the process that was killed: graded anew
+    assert score(rows, "d-honest") == ("graded", 5.0)
