@@ -61,16 +61,17 @@ def test_load_digits_shapes_dtypes_and_range():
     np.testing.assert_array_equal(16 * x_train, np.round(16 * x_train))
 
 
-@pytest.mark.parametrize("seed", [0, 7])
-def test_load_digits_split_equals_sklearn_train_test_split(seed):
+@pytest.mark.parametrize("seed, test_size", [(0, 0.2), (7, 0.2), (2024, 0.25), (1, 0.33), (3, 100)])
+def test_load_digits_split_equals_sklearn_train_test_split(seed, test_size):
+    # gdlib reads scikit-learn's file and splits in NumPy; both must equal scikit-learn's own.
     sklearn_datasets = pytest.importorskip("sklearn.datasets")
     from sklearn.model_selection import train_test_split
 
     digits = sklearn_datasets.load_digits()
     x_tr, x_te, y_tr, y_te = train_test_split(
-        digits.data, digits.target, test_size=0.2, random_state=seed
+        digits.data, digits.target, test_size=test_size, random_state=seed
     )
-    (x_train, y_train), (x_test, y_test) = datasets.load_digits(test_size=0.2, seed=seed)
+    (x_train, y_train), (x_test, y_test) = datasets.load_digits(test_size=test_size, seed=seed)
     np.testing.assert_array_equal(x_train, (x_tr / 16).astype(np.float32))
     np.testing.assert_array_equal(x_test, (x_te / 16).astype(np.float32))
     np.testing.assert_array_equal(y_train, y_tr)
@@ -102,8 +103,24 @@ def test_load_digits_without_sklearn_says_what_to_install(monkeypatch):
     # scikit-learn were not installed.
     for name in ("sklearn", "sklearn.datasets", "sklearn.model_selection"):
         monkeypatch.setitem(sys.modules, name, None)
+    datasets._digits_data.cache_clear()  # an earlier test may have read the file already
     with pytest.raises(ImportError, match=r"pip install 'gdlib\[book\]'"):
         datasets.load_digits()
+    datasets._digits_data.cache_clear()
+
+
+def test_load_digits_returns_arrays_the_caller_may_change():
+    (x_train, y_train), _ = datasets.load_digits()
+    x_train[0] = 0.0  # no "read-only" error: the cached data stays untouched
+    y_train[0] = 0
+    (fresh, _), _ = datasets.load_digits()
+    assert fresh[0].any()
+
+
+@pytest.mark.parametrize("test_size", [0.0, 1.0, 1797, -3, "0.2", True])
+def test_load_digits_rejects_a_split_with_an_empty_side(test_size):
+    with pytest.raises(ValueError, match="test_size"):
+        datasets.load_digits(test_size=test_size)
 
 
 # ---------------------------------------------------------------- make_moons
