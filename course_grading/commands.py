@@ -424,15 +424,28 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
         tasks.put(pair)
     done: dict[tuple[str, str], dict] = {}
 
-    def run(slot: int) -> None:
-        _grade_slot(course, limits, slot, tasks, done)
+    errors: list[str] = []
 
-    # the threads start the processes, which die with the thread that started them
-    threads = [threading.Thread(target=run, args=(k,), name=f"grader-{k}") for k in range(jobs)]
+    def run(slot: int) -> None:
+        try:
+            _grade_slot(course, limits, slot, tasks, done)
+        except Exception:  # noqa: BLE001 - the other slots go on; its submissions are marked
+            import traceback
+            errors.append(traceback.format_exc())
+
+    # the threads start the processes, which die with the thread that started them (and with
+    # this process: daemon threads, so an interrupted run stops at once and resumes later)
+    threads = [threading.Thread(target=run, args=(k,), name=f"grader-{k}", daemon=True)
+               for k in range(jobs)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for pair in todo:
+        if pair not in done:
+            done[pair] = read_result(course, *pair) or _not_graded(
+                course, *pair, "grading error: " + (errors[-1].strip().splitlines()[-1][:200]
+                                                    if errors else "not reached"), retry=True)
     return [done[pair] for pair in todo]
 
 

@@ -54,11 +54,15 @@ class GuardedExecute(Execute):
         km = PRESTARTED.pop(path, None)
         wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
         if km is not None:
-            if km.has_kernel and (not wanted or km.kernel_name == wanted):
+            process = getattr(km.provisioner, "process", None)
+            alive = process is not None and process.poll() is None
+            if alive and (not wanted or km.kernel_name == wanted):
                 if km.sandbox:
                     hand_over(path, km.sandbox_uid)  # the notebook nbgrader has written since
+                self.log.info("Using the kernel started ahead in its own sandbox for %s", path)
                 self.km = km
                 return km
+            self.log.warning("The kernel started ahead for %s is gone; starting another", path)
             discard(km)
         km = super().create_kernel_manager()
         if CURRENT["uid"] is not None:
@@ -94,11 +98,14 @@ class GuardedExecute(Execute):
 
 
 def discard(km) -> None:
-    """End a kernel started ahead of time that will not be used."""
-    from jupyter_core.utils import run_sync
+    """End a kernel started ahead of time that will not be used, and remove its sockets."""
+    import shutil
 
-    try:
-        if km.has_kernel:
-            run_sync(km.shutdown_kernel)(now=True)
-    except Exception:  # noqa: BLE001 - it is being thrown away
-        pass
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()  # bwrap: its pid namespace, and every process in it, ends too
+        process.wait()
+    sockdir = getattr(km, "_sockdir", None)
+    if sockdir:
+        shutil.rmtree(sockdir, ignore_errors=True)
+        km._sockdir = None

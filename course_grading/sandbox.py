@@ -8,8 +8,10 @@ sandbox can have no network at all.
 Inside the sandbox the kernel sees, read-only: the system (``/usr``, ``/etc``),
 the Python installation, the virtual environment and this checkout's
 ``gdlib``; read-write: only the folder of the notebook it runs, its own socket
-folder and an empty ``/tmp``.  It runs as its own unprivileged user (one per
-parallel grader), which makes the process limit count only its own processes.
+folder and an empty ``/tmp``.  It runs as an unprivileged user of its own: two per
+grading process, taken in turns, so the kernel started ahead for the next
+submission never shares a user with the one still running, and the process limit
+counts only one submission's processes.
 """
 from __future__ import annotations
 

@@ -1,10 +1,15 @@
-"""Grade one learner's submission of one assignment, in this process.
+"""Grade learners' submissions in a grading process: nbgrader's autograde, sandboxed kernels.
 
-``python -m course_grading _grade_one`` runs :func:`grade_one`; the
-``autograde`` command starts one such process per submission, several at a
-time, and kills any that outlive the notebook budget.  Each process writes its
-outcome to ``grading/results/<assignment>/<student>.json`` (atomically, last),
-so an interrupted run is resumed by grading whatever has no record yet.
+``autograde`` starts one long-lived process per core (``python -m course_grading
+_serve``, :func:`serve`), which imports nbgrader once and grades the submissions
+it is sent one after another; each submission gets new kernels, each in a new
+bubblewrap sandbox, and the kernel of the next submission starts while the
+current one executes.  A process that outlives a submission's budget, or dies,
+is killed and replaced by ``autograde``.  Every submission's outcome is written
+to ``grading/results/<assignment>/<student>.json`` (atomically, last), so an
+interrupted run is resumed by grading whatever has no record yet.
+``python -m course_grading _grade_one`` grades a single submission in a process
+of its own (:func:`grade_one`), for debugging.
 """
 from __future__ import annotations
 
