@@ -22,8 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import time
+from queue import Empty
+
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Float, Integer
+from traitlets import Bool, DottedObjectName, Float, Integer, Type
 
 SANDBOX_UID_BASE = 61000
 
@@ -104,6 +108,48 @@ def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
     return cmd + argv
 
 
+class ReadyClient(AsyncKernelClient):
+    """A kernel client whose ``wait_for_ready`` ends when the kernel is ready, not 0.2 s later.
+
+    jupyter_client's version, once the kernel answers ``kernel_info``, waits until
+    IOPub has been silent for 0.2 s.  This one sends ``kernel_info`` until the
+    reply has come on the shell channel *and* the kernel's "idle" status for that
+    same request has come on IOPub (which proves IOPub is subscribed), then
+    returns.  Messages left on IOPub belong to other requests, which nbclient ignores.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            msg_id = self.kernel_info()
+            replied = idle = False
+            step_end = time.monotonic() + 1.0
+            while not (replied and idle) and time.monotonic() < step_end:
+                if not replied:
+                    try:
+                        msg = await self.shell_channel.get_msg(timeout=0.05)
+                    except Empty:
+                        pass
+                    else:
+                        if (msg["msg_type"] == "kernel_info_reply"
+                                and msg["parent_header"].get("msg_id") == msg_id):
+                            self._handle_kernel_info_reply(msg)
+                            replied = True
+                try:
+                    msg = await self.iopub_channel.get_msg(timeout=0.05)
+                except Empty:
+                    continue
+                idle = idle or (msg["msg_type"] == "status"
+                                and msg["parent_header"].get("msg_id") == msg_id
+                                and msg["content"].get("execution_state") == "idle")
+            if replied and idle:
+                return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernel runs in the sandbox described above.
 
@@ -117,6 +163,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     process_limit = Integer(256).tag(config=True)
     file_size_limit = Integer(64 * 2**20).tag(config=True)
     startup_timeout = Float(60).tag(config=True)
+    client_class = DottedObjectName("course_grading.sandbox.ReadyClient")
+    client_factory = Type(ReadyClient, klass=AsyncKernelClient)
 
     _sockdir = None
 
