@@ -149,3 +149,9 @@ def test_feedback_never_shows_hidden_tests_and_export_writes_every_grade(graded)
     assert "AssertionError" in wrong
     csv_text = commands.export(course).read_text()
     assert csv_text.count("\n01_demo,") == len(list(course.submitted.iterdir()))
+
+
+def test_the_test_cells_helper_is_not_collected_as_a_test():
+    from course_grading.testing import test_cells
+
+    assert test_cells.__test__ is False
