@@ -37,6 +37,23 @@ A typical hidden test::
 
 Every check raises ``AssertionError`` with a message a learner can act on;
 it never prints.
+
+**Load this module anew in every hidden test.** ``from gdlib.testing import ...``
+reads ``sys.modules["gdlib.testing"]``, which a notebook can replace by a fake
+whose checks always pass. So a hidden-test block starts with one line that
+executes this file again, found through ``sys.path`` (``PathFinder``, which
+ignores ``sys.modules``), and puts the fresh copy where the import reads it::
+
+    ### BEGIN HIDDEN TESTS
+    import importlib.machinery as _im, importlib.util as _iu, sys as _sys; _spec = _iu.spec_from_file_location("gdlib.testing", _im.PathFinder.find_spec("gdlib").submodule_search_locations[0] + "/testing.py"); _sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); _spec.loader.exec_module(_sys.modules["gdlib.testing"])
+    from gdlib.testing import assert_allclose as _close, forbid_gdlib as _forbid
+
+:data:`TRUSTED_IMPORT` is that line. Its comparisons use float operators and
+types taken from literals, never ``math``, ``numpy`` or ``builtins`` functions a
+notebook could have replaced before the line runs. What no check inside the
+learner's process can stop (``builtins.__import__``, ``sys.settrace``,
+``ctypes``, an exception hook that swallows ``AssertionError``) is flagged for
+review in the grading report instead.
 """
 
 import builtins
@@ -45,15 +62,22 @@ import dis
 import functools
 import importlib.util
 import itertools
-import math
 import sys
 import types
 
 import numpy
 
-__all__ = ["assert_allclose", "assert_finite", "to_list", "shape_of", "fresh_reference",
+__all__ = ["TRUSTED_IMPORT", "assert_allclose", "assert_finite", "to_list", "shape_of", "fresh_reference",
            "forbid_gdlib", "uses_gdlib", "numerical_gradient", "gradient_check",
            "relative_error"]
+
+#: The first line of a hidden-test block: gdlib.testing executed anew from gdlib's folder.
+TRUSTED_IMPORT = (
+    'import importlib.machinery as _im, importlib.util as _iu, sys as _sys; '
+    '_spec = _iu.spec_from_file_location("gdlib.testing", _im.PathFinder.find_spec("gdlib")'
+    '.submodule_search_locations[0] + "/testing.py"); '
+    '_sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); '
+    '_spec.loader.exec_module(_sys.modules["gdlib.testing"])')
 
 # Taken from the types, which a notebook cannot change (``numpy.ndarray.tolist = ...`` raises).
 _ndarray = numpy.ndarray
@@ -61,12 +85,32 @@ _generic = numpy.generic
 _ndarray_tolist = numpy.ndarray.tolist
 _generic_tolist = numpy.generic.tolist
 _ndarray_copy = numpy.ndarray.copy
-_isfinite = math.isfinite
-_isnan = math.isnan
+
+# The comparisons below use only these, taken from literals (``builtins.float = ...`` or
+# ``builtins.isinstance = ...`` in a notebook cannot reach them), and float operators, which no
+# notebook can patch: no ``math``, ``abs``, ``all``, ``zip``, ``len`` or ``isinstance`` from builtins.
+_type = (0).__class__.__class__
+_instance = _type.__instancecheck__          # _instance(cls, obj): isinstance, from the type
+_float, _int, _bool, _complex = (0.0).__class__, (0).__class__, (True).__class__, (0j).__class__
+_list, _tuple, _str = [].__class__, ().__class__, "".__class__
+_length = _list.__len__
+_INF = 1e308 * 10.0
 
 _real_import = builtins.__import__
 _FRESH_PREFIX = "_gdlib_testing_fresh_"
 _fresh_counter = itertools.count()
+
+
+def _isnan(x):
+    return x != x
+
+
+def _isfinite(x):
+    return x == x and x != _INF and x != -_INF
+
+
+def _abs(x):
+    return -x if x < 0.0 else x
 
 
 # --- plain-Python comparison ---------------------------------------------------------------
@@ -77,28 +121,26 @@ def to_list(value, name="result"):
     Raises ``AssertionError`` naming ``name`` for anything else (None, a string,
     an object that only pretends to be an array).
     """
-    if isinstance(value, _ndarray):
+    if _instance(_ndarray, value):
         value = _ndarray_tolist(value)
-    elif isinstance(value, _generic):
+    elif _instance(_generic, value):
         value = _generic_tolist(value)
-    if isinstance(value, (list, tuple)):
+    if _instance(_list, value) or _instance(_tuple, value):
         return [to_list(v, name) for v in value]
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, complex):
+    if _instance(_bool, value) or _instance(_int, value) or _instance(_float, value):
+        return _float(value)
+    if _instance(_complex, value):
         raise AssertionError(f"{name}: expected real numbers, got a complex value {value!r}")
     raise AssertionError(f"{name}: expected a NumPy array or a number, got "
-                         f"{type(value).__name__} ({_short(value)})")
+                         f"{_type(value).__name__} ({_short(value)})")
 
 
 def _short(value, limit=60):
     try:
-        text = repr(value)
+        text = f"{value!r}"
     except Exception:  # noqa: BLE001 - a learner's object may fail to print
         text = object.__repr__(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if _str.__len__(text) <= limit else text[:limit - 3] + "..."
 
 
 def shape_of(nested):
@@ -106,20 +148,23 @@ def shape_of(nested):
 
     Raises ``AssertionError`` for ragged lists.
     """
-    if not isinstance(nested, list):
+    if not _instance(_list, nested):
         return ()
     if not nested:
         return (0,)
     inner = [shape_of(v) for v in nested]
-    if any(s != inner[0] for s in inner):
-        raise AssertionError("ragged nested lists: rows of different lengths")
-    return (len(nested),) + inner[0]
+    for s in inner:
+        if s != inner[0]:
+            raise AssertionError("ragged nested lists: rows of different lengths")
+    return (_length(nested),) + inner[0]
 
 
 def _flatten(nested, index=()):
-    if isinstance(nested, list):
-        for i, v in enumerate(nested):
+    if _instance(_list, nested):
+        i = 0
+        for v in nested:
             yield from _flatten(v, index + (i,))
+            i += 1
     else:
         yield index, nested
 
@@ -131,7 +176,7 @@ def _close(a, e, rtol, atol):
         return False
     if not _isfinite(e) or not _isfinite(a):
         return a == e
-    return abs(a - e) <= atol + rtol * abs(e)
+    return _abs(a - e) <= atol + rtol * _abs(e)
 
 
 def assert_allclose(actual, expected, rtol=1e-6, atol=0.0, name="result"):
@@ -160,19 +205,22 @@ def assert_allclose(actual, expected, rtol=1e-6, atol=0.0, name="result"):
     got_shape, want_shape = shape_of(got), shape_of(want)
     if got_shape != want_shape:
         raise AssertionError(f"{name}: shape {got_shape} but expected shape {want_shape}")
-    bad, first = 0, None
-    for (index, a), (_, e) in zip(_flatten(got), _flatten(want)):
-        if not _close(a, e, rtol, atol):
+    flat_want = [pair for pair in _flatten(want)]
+    bad, first, k = 0, None, 0
+    for index, a in _flatten(got):
+        e = flat_want[k][1]
+        k += 1
+        if not _close(a, e, _float(rtol), _float(atol)):
             bad += 1
             if first is None:
                 first = (index, a, e)
     if bad:
         index, a, e = first
         where = f"at index {index}" if index else "(a scalar)"
-        total = math.prod(want_shape) if want_shape else 1
+        total = k
         raise AssertionError(
             f"{name}: {bad} of {total} values differ; first {where}: got {a!r}, expected {e!r} "
-            f"(difference {abs(a - e) if _isfinite(a) and _isfinite(e) else 'not finite'}, "
+            f"(difference {_abs(a - e) if _isfinite(a) and _isfinite(e) else 'not finite'}, "
             f"allowed {atol} + {rtol} * |expected|)")
 
 
@@ -470,11 +518,11 @@ def numerical_gradient(f, x, h=1e-5):
     flat = point.reshape(-1)
     grad = [0.0] * flat.size
     for i in range(flat.size):
-        original = float(flat[i])
+        original = _float(flat[i])
         flat[i] = original + h
-        f_plus = float(to_list(f(_ndarray_copy(point)), "f(x + h)"))
+        f_plus = _float(to_list(f(_ndarray_copy(point)), "f(x + h)"))
         flat[i] = original - h
-        f_minus = float(to_list(f(_ndarray_copy(point)), "f(x - h)"))
+        f_minus = _float(to_list(f(_ndarray_copy(point)), "f(x - h)"))
         flat[i] = original
         grad[i] = (f_plus - f_minus) / (2.0 * h)
     return _reshape(grad, point.shape)
@@ -493,13 +541,20 @@ def relative_error(analytic, numerical):
     r"""``||a - n|| / max(||a|| + ||n||, 1e-12)`` in plain Python (``inf`` if anything is not finite)."""
     a = [v for _, v in _flatten(to_list(analytic, "analytic gradient"))]
     n = [v for _, v in _flatten(to_list(numerical, "numerical gradient"))]
-    if len(a) != len(n):
-        raise AssertionError(f"gradient has {len(a)} values but the point has {len(n)}")
-    if not all(_isfinite(v) for v in a + n):
-        return math.inf
-    diff = math.sqrt(math.fsum((p - q) ** 2 for p, q in zip(a, n)))
-    scale = math.sqrt(math.fsum(p * p for p in a)) + math.sqrt(math.fsum(q * q for q in n))
-    return diff / max(scale, 1e-12)
+    if _length(a) != _length(n):
+        raise AssertionError(f"gradient has {_length(a)} values but the point has {_length(n)}")
+    diff = norm_a = norm_n = 0.0
+    k = 0
+    for p in a:
+        q = n[k]
+        k += 1
+        if not (_isfinite(p) and _isfinite(q)):
+            return _INF
+        diff += (p - q) * (p - q)
+        norm_a += p * p
+        norm_n += q * q
+    scale = norm_a ** 0.5 + norm_n ** 0.5
+    return diff ** 0.5 / (scale if scale > 1e-12 else 1e-12)
 
 
 def gradient_check(f, x, analytic, h=1e-5, tol=1e-6, name="gradient"):

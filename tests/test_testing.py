@@ -269,3 +269,69 @@ def test_relative_error_by_hand():
     assert relative_error([3.0, 4.0], [3.0, 0.0]) == pytest.approx(0.5)
     assert relative_error([0.0], [0.0]) == 0.0
     assert relative_error([np.nan], [1.0]) == float("inf")
+
+
+# --- a notebook that tampers with gdlib.testing itself, math or builtins -----------------------
+
+def _fake_testing():
+    fake = type(sys)("gdlib.testing")
+    fake.assert_allclose = lambda *a, **k: None
+    fake.forbid_gdlib = lambda *a, **k: __import__("contextlib").nullcontext()
+    return fake
+
+
+def test_the_trusted_import_line_ignores_a_fake_gdlib_testing_in_sys_modules(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gdlib.testing", _fake_testing())
+    from gdlib.testing import assert_allclose as faked
+    faked(np.ones(2), np.zeros(2))  # the fake passes anything
+    scope = {}
+    exec(testing.TRUSTED_IMPORT + "\nfrom gdlib.testing import assert_allclose as _close\n", scope)
+    assert scope["_close"] is not faked and scope["_close"].__module__ == "gdlib.testing"
+    with pytest.raises(AssertionError, match="1 of 1 values differ"):
+        scope["_close"](2.0, 1.0)
+    assert sys.modules["gdlib.testing"].__file__ == testing.__file__  # the same file, loaded anew
+
+
+def _verdict(check):
+    """'passed' or 'failed' for ``check()`` while math.isclose and builtins lie; restored at once."""
+    import builtins
+    import math
+    saved = {name: getattr(builtins, name) for name in ("abs", "all", "any", "len", "isinstance",
+                                                         "float", "zip", "enumerate")}
+    saved_math = {name: getattr(math, name) for name in ("isclose", "isfinite", "isnan", "prod",
+                                                         "sqrt", "fsum")}
+    try:
+        builtins.abs = lambda x: 0.0
+        builtins.all = builtins.any = lambda it: True
+        builtins.len = lambda x: 0
+        builtins.isinstance = lambda obj, cls: True
+        builtins.float = lambda x=0.0: 0.0
+        builtins.zip = lambda *a: iter(())
+        builtins.enumerate = lambda it, start=0: iter(())
+        math.isclose = lambda *a, **k: True
+        math.isfinite = lambda x: True
+        math.isnan = lambda x: False
+        math.prod = lambda *a, **k: 0
+        math.sqrt = math.fsum = lambda *a, **k: 0.0
+        try:
+            check()
+            return "passed"
+        except AssertionError:
+            return "failed"
+    finally:
+        for name, value in saved.items():
+            setattr(builtins, name, value)
+        for name, value in saved_math.items():
+            setattr(math, name, value)
+
+
+def test_patched_math_and_builtins_do_not_change_the_verdict():
+    assert _verdict(lambda: assert_allclose(np.array([1.0, 2.0]), np.array([1.0, 2.0]))) == "passed"
+    assert _verdict(lambda: assert_allclose(np.array([1.0, 2.0]), np.array([1.0, 2.5]))) == "failed"
+    assert _verdict(lambda: assert_allclose(0.1 * 0.5 ** 2, 0.1 * 0.5 ** 1)) == "failed"
+    assert _verdict(lambda: assert_allclose([1.0, np.nan], [1.0, 1.0])) == "failed"
+    assert _verdict(lambda: assert_allclose([np.inf], [1e300])) == "failed"
+    assert _verdict(lambda: assert_finite(np.array([0.0, np.inf]))) == "failed"
+    errors = []
+    assert _verdict(lambda: errors.append(relative_error([3.0, 4.0], [3.0, 0.0]))) == "passed"
+    assert errors == [0.5]  # ||(0, 4)|| / (5 + 3), by hand
