@@ -81,19 +81,21 @@ def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
             cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
         elif os.path.isdir(f"/{name}"):
             cmd += ["--ro-bind", f"/{name}", f"/{name}"]
+    # The private /tmp comes first: a checkout (and so its venv and gdlib) may itself live under
+    # /tmp, as a CI clone can, and a tmpfs mounted later would hide the binds below.
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chmod", "1777", "/tmp"]
     # parent folders bwrap creates for the mounts below must be traversable by `uid`
     parents = set()
     for path in readonly_paths() + [workdir, sockdir]:
         parent = os.path.dirname(path)
-        while parent not in ("/", "") and not parent.startswith(("/usr/", "/tmp")):
+        while parent not in ("/", "/tmp", "") and not parent.startswith("/usr/"):
             parents.add(parent)
             parent = os.path.dirname(parent)
     for parent in sorted(parents):
         cmd += ["--perms", "0755", "--dir", parent]
     for path in readonly_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chmod", "1777", "/tmp",
-            "--bind", workdir, workdir, "--bind", sockdir, sockdir, "--chdir", workdir,
+    cmd += ["--bind", workdir, workdir, "--bind", sockdir, sockdir, "--chdir", workdir,
             "--clearenv",
             "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
             "--setenv", "PATH", f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
