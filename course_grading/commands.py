@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from .course import COURSE_ID, Course, Limits, nbgrader_config
+from .tamper import scan_submission
 from .worker import (GRADED, NOT_GRADED, forget_submission, gradebook, read_result,
                      result_path, serialise_gradebook, submission_hash, write_result)
 
@@ -494,8 +495,20 @@ def _students(course: Course) -> list[str]:
     return sorted(names)
 
 
+def _flags(course: Course, assignment: str, folder: Path) -> str:
+    """What the learner's own cells do to the hidden tests' footing ('' if nothing); never raises."""
+    try:
+        return "; ".join(scan_submission(folder, course.exercises / assignment))
+    except Exception as err:  # noqa: BLE001 - a flag, never a reason not to report the grade
+        return f"could not scan the submission ({type(err).__name__})"
+
+
 def report_rows(course: Course) -> list[dict]:
-    """One row per student and assignment: graded with its score, or not graded and why."""
+    """One row per student and assignment: graded with its score, or not graded and why.
+
+    A graded row's ``flagged`` says what in the learner's own cells tampers with
+    what hidden tests rely on (see :mod:`course_grading.tamper`); '' if nothing.
+    """
     log_path = course.grading / "collect.json"
     misnamed = json.loads(log_path.read_text())["misnamed"] if log_path.exists() else []
     current = {}
@@ -528,7 +541,8 @@ def report_rows(course: Course) -> list[dict]:
                     note.append("written answers await manual grading")
                 if rec.get("cell_timeouts"):
                     note.append(f"{rec['cell_timeouts']} cell(s) timed out")
-                row.update(status=GRADED, score=score, max_score=max_score, reason="; ".join(note))
+                row.update(status=GRADED, score=score, max_score=max_score, reason="; ".join(note),
+                           flagged=_flags(course, a, folder))
             else:
                 row.update(status=NOT_GRADED, reason=rec["reason"])
             rows.append(row)
@@ -547,6 +561,8 @@ def report(course: Course) -> tuple[str, list[dict]]:
             outcome = f"graded {r['score']:g} / {r['max_score']:g}"
             if r["reason"]:
                 outcome += f" ({r['reason']})"
+            if r.get("flagged"):
+                outcome += f" — FLAGGED for review: {r['flagged']}"
         else:
             outcome = f"NOT graded: {r['reason']}"
         lines.append(f"{r['student']:<{width}}  {r['assignment']:<{awidth}}  {outcome}")
@@ -554,7 +570,7 @@ def report(course: Course) -> tuple[str, list[dict]]:
     (course.grading / "report.txt").write_text(text)
     with open(course.grading / "report.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, ["student", "assignment", "status", "score", "max_score",
-                                     "reason"])
+                                     "reason", "flagged"])
         writer.writeheader()
         for r in rows:
             writer.writerow({k: r.get(k, "") for k in writer.fieldnames})

@@ -41,11 +41,11 @@ it never prints.
 **Load this module anew in every hidden test.** ``from gdlib.testing import ...``
 reads ``sys.modules["gdlib.testing"]``, which a notebook can replace by a fake
 whose checks always pass. So a hidden-test block starts with one line that
-executes this file again, found through ``sys.path`` (``PathFinder``, which
-ignores ``sys.modules``), and puts the fresh copy where the import reads it::
+executes this file again, found in the folder of the ``gdlib`` package, and
+puts the fresh copy where the import reads it::
 
     ### BEGIN HIDDEN TESTS
-    import importlib.machinery as _im, importlib.util as _iu, sys as _sys; _spec = _iu.spec_from_file_location("gdlib.testing", _im.PathFinder.find_spec("gdlib").submodule_search_locations[0] + "/testing.py"); _sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); _spec.loader.exec_module(_sys.modules["gdlib.testing"])
+    import importlib.util as _iu, sys as _sys; _spec = _iu.spec_from_file_location("gdlib.testing", _iu.find_spec("gdlib").submodule_search_locations[0] + "/testing.py"); _sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); _spec.loader.exec_module(_sys.modules["gdlib.testing"])
     from gdlib.testing import assert_allclose as _close, forbid_gdlib as _forbid
 
 :data:`TRUSTED_IMPORT` is that line. Its comparisons use float operators and
@@ -73,8 +73,8 @@ __all__ = ["TRUSTED_IMPORT", "assert_allclose", "assert_finite", "to_list", "sha
 
 #: The first line of a hidden-test block: gdlib.testing executed anew from gdlib's folder.
 TRUSTED_IMPORT = (
-    'import importlib.machinery as _im, importlib.util as _iu, sys as _sys; '
-    '_spec = _iu.spec_from_file_location("gdlib.testing", _im.PathFinder.find_spec("gdlib")'
+    'import importlib.util as _iu, sys as _sys; '
+    '_spec = _iu.spec_from_file_location("gdlib.testing", _iu.find_spec("gdlib")'
     '.submodule_search_locations[0] + "/testing.py"); '
     '_sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); '
     '_spec.loader.exec_module(_sys.modules["gdlib.testing"])')
