@@ -157,3 +157,13 @@ def test_unparseable_code_is_flagged_not_fatal(tmp_path):
     assert any("get_ipython" in f for f in found[1:])  # magics become get_ipython() calls
     (tmp_path / "broken.ipynb").write_text("{not json")
     assert scan_notebook(tmp_path / "broken.ipynb", release) == ["could not read broken.ipynb (JSONDecodeError)"]
+
+
+def test_every_hidden_block_loads_gdlib_testing_anew_before_using_it():
+    from gdlib.testing import TRUSTED_IMPORT
+    for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if "### BEGIN HIDDEN TESTS" in source and "gdlib.testing" in source:
+                hidden = source.split("### BEGIN HIDDEN TESTS\n", 1)[1]
+                assert hidden.startswith(TRUSTED_IMPORT + "\n"), (path.name, cell["metadata"])
