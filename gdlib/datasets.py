@@ -83,7 +83,7 @@ def load_digits(test_size=0.2, seed=0, return_images=False):
     The split is exactly ``sklearn.model_selection.train_test_split(X, y,
     test_size=test_size, random_state=seed)`` so that every chapter and the
     benchmark see the same 1437 training and 360 test images (``test_size=0.2``);
-    it is computed here in NumPy (see :func:`_train_test_indices`), which spares
+    it is computed here in NumPy (``_train_test_indices``), which spares
     the second it takes to import scikit-learn. The data ships with
     scikit-learn (its ``digits.csv.gz``): nothing is downloaded.
 

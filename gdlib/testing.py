@@ -71,7 +71,7 @@ __all__ = ["TRUSTED_IMPORT", "assert_allclose", "assert_finite", "to_list", "sha
            "forbid_gdlib", "uses_gdlib", "numerical_gradient", "gradient_check",
            "relative_error"]
 
-#: The first line of a hidden-test block: gdlib.testing executed anew from gdlib's folder.
+#: One line that starts every hidden-test block; it executes gdlib.testing anew from gdlib's folder.
 TRUSTED_IMPORT = (
     'import importlib.util as _iu, sys as _sys; '
     '_spec = _iu.spec_from_file_location("gdlib.testing", _iu.find_spec("gdlib")'
