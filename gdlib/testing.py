@@ -42,9 +42,9 @@ it never prints.
 reads ``sys.modules["gdlib.testing"]``, which a notebook can replace by a fake
 whose checks always pass. So a hidden-test block starts with one line that
 executes this file again, found in the folder of the ``gdlib`` package, and
-puts the fresh copy where the import reads it::
+puts the fresh copy where the import reads it (the block's first lines, right
+after nbgrader's hidden-tests marker)::
 
-    ### BEGIN HIDDEN TESTS
     import importlib.util as _iu, sys as _sys; _spec = _iu.spec_from_file_location("gdlib.testing", _iu.find_spec("gdlib").submodule_search_locations[0] + "/testing.py"); _sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); _spec.loader.exec_module(_sys.modules["gdlib.testing"])
     from gdlib.testing import assert_allclose as _close, forbid_gdlib as _forbid
 
