@@ -104,3 +104,36 @@ def grade_variants(course: Course, assignment: str, variants: dict[str, dict[str
         scores["_reason"] = rec.get("reason", "")
         out[name] = scores
     return out
+
+
+def mutate(cells: dict[str, str], edits: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
+    """A wrong answer: solution cells with each ``(old, new)`` replacement applied.
+
+    ``cells`` maps grade_id -> source (:func:`solution_cells`); ``edits`` maps a
+    grade_id to its replacements. Each ``old`` must occur exactly once in its cell,
+    so a solution edited later cannot silently turn a wrong answer into the right one.
+    """
+    out = {}
+    for cell, pairs in edits.items():
+        source = out.get(cell, cells[cell])
+        for old, new in pairs:
+            if source.count(old) != 1:
+                raise ValueError(f"{old!r} occurs {source.count(old)} times in cell {cell}, not once")
+            source = source.replace(old, new)
+        out[cell] = source
+    return out
+
+
+def combine_edits(*edits: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+    """Several wrong answers' edits as one submission's (a variant wrong in every part)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for edit in edits:
+        for cell, pairs in edit.items():
+            out.setdefault(cell, []).extend(pairs)
+    return out
+
+
+def autograded_parts(scores: dict) -> dict[str, float]:
+    """The points per autograded part of one :func:`grade_variants` result; fails if it was not graded."""
+    assert scores["_status"] == "graded", scores["_reason"]
+    return {k: v for k, v in scores.items() if not k.startswith("_")}

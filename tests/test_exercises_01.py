@@ -14,8 +14,8 @@ sys.path.insert(0, str(ROOT))
 
 from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
-from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
-                                    solution_cells)
+from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
+                                    grade_variants, make_submission, mutate, solution_cells)
 
 ASSIGNMENT = "01_backpropagation"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -98,32 +98,18 @@ DELEGATE = {
 }
 
 
-def _mutated(cells, edits):
-    out = {}
-    for cell, pairs in edits.items():
-        source = out.get(cell, cells[cell])
-        for old, new in pairs:
-            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
-            source = source.replace(old, new)
-        out[cell] = source
-    return out
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("ex01") / "course")
     cells = solution_cells(course, ASSIGNMENT)
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
-        variants[name] = _mutated(cells, edits)
+        variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    wrong_everywhere = {}
-    for name in ("sigmoid-derivative-sign-error", "dense-transposed-kernel-gradient",
+    everywhere = ("sigmoid-derivative-sign-error", "dense-transposed-kernel-gradient",
                  "two-layer-no-relu-mask", "numerical-gradient-divides-by-h",
-                 "relative-error-scaled-by-analytic-only"):
-        for cell, pairs in WRONG[name][1].items():
-            wrong_everywhere.setdefault(cell, []).extend(pairs)
-    patched = _mutated(cells, wrong_everywhere)
+                 "relative-error-scaled-by-analytic-only")
+    patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched[ACT] = PATCH_NUMPY + patched[ACT]
     variants["patched-numpy"] = patched
     variants["delegates-to-gdlib"] = DELEGATE
@@ -131,10 +117,6 @@ def graded(tmp_path_factory):
     scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     return course, scores
 
-
-def _parts(scores):
-    assert scores["_status"] == "graded", scores["_reason"]
-    return {k: v for k, v in scores.items() if not k.startswith("_")}
 
 
 def test_parts_and_point_totals(graded):
@@ -145,7 +127,7 @@ def test_parts_and_point_totals(graded):
 
 def test_the_solution_earns_every_autograded_point(graded):
     course, scores = graded
-    assert _parts(scores["solution"]) == POINTS
+    assert autograded_parts(scores["solution"]) == POINTS
     rec = commands.read_result(course, ASSIGNMENT, "solution")
     assert rec["code_score"] == rec["max_code_score"] == TOTAL
     assert rec["max_score"] == TOTAL + WRITTEN
@@ -162,7 +144,7 @@ def test_the_untouched_release_earns_zero(graded):
 def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
     _, scores = graded
     loses = WRONG[variant][0]
-    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+    assert autograded_parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
 
 
 def test_every_part_has_at_least_two_wrong_answers():
@@ -173,4 +155,4 @@ def test_every_part_has_at_least_two_wrong_answers():
 @pytest.mark.parametrize("variant", ["patched-numpy", "delegates-to-gdlib"])
 def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
     _, scores = graded
-    assert _parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
+    assert autograded_parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
-from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
-                                    solution_cells)
+from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
+                                    grade_variants, make_submission, mutate, solution_cells)
 
 ASSIGNMENT = "03_learning_rate"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -85,32 +85,18 @@ DELEGATE = {
 }
 
 
-def _mutated(cells, edits):
-    out = {}
-    for cell, pairs in edits.items():
-        source = out.get(cell, cells[cell])
-        for old, new in pairs:
-            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
-            source = source.replace(old, new)
-        out[cell] = source
-    return out
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("ex03") / "course")
     cells = solution_cells(course, ASSIGNMENT)
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
-        variants[name] = _mutated(cells, edits)
+        variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    wrong_everywhere = {}
-    for name in ("exponential-off-by-one-step", "inverse-time-staircase-not-floored",
+    everywhere = ("exponential-off-by-one-step", "inverse-time-staircase-not-floored",
                  "piecewise-boundary-step-gets-next-value", "fit-decays-per-epoch",
-                 "stable-one-over-lambda-max"):
-        for cell, pairs in WRONG[name][1].items():
-            wrong_everywhere.setdefault(cell, []).extend(pairs)
-    patched = _mutated(cells, wrong_everywhere)
+                 "stable-one-over-lambda-max")
+    patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["exponential_decay"] = PATCH_NUMPY + patched["exponential_decay"]
     variants["patched-numpy"] = patched
     variants["delegates-to-gdlib"] = DELEGATE
@@ -118,10 +104,6 @@ def graded(tmp_path_factory):
     scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     return course, scores
 
-
-def _parts(scores):
-    assert scores["_status"] == "graded", scores["_reason"]
-    return {k: v for k, v in scores.items() if not k.startswith("_")}
 
 
 def test_parts_and_point_totals(graded):
@@ -132,7 +114,7 @@ def test_parts_and_point_totals(graded):
 
 def test_the_solution_earns_every_autograded_point(graded):
     course, scores = graded
-    assert _parts(scores["solution"]) == POINTS
+    assert autograded_parts(scores["solution"]) == POINTS
     rec = commands.read_result(course, ASSIGNMENT, "solution")
     assert rec["code_score"] == rec["max_code_score"] == 10.0
     assert rec["max_score"] == 12.0  # plus the written question
@@ -149,7 +131,7 @@ def test_the_untouched_release_earns_zero(graded):
 def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
     _, scores = graded
     loses = WRONG[variant][0]
-    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+    assert autograded_parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
 
 
 def test_every_part_has_at_least_two_wrong_answers():
@@ -159,11 +141,11 @@ def test_every_part_has_at_least_two_wrong_answers():
 
 def test_patched_numpy_earns_nothing(graded):
     _, scores = graded
-    assert _parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
+    assert autograded_parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
 
 
 def test_delegating_to_gdlib_earns_nothing(graded):
     _, scores = graded
     # the schedules delegate to gdlib.schedules and earn 0; parts 4 and 5 are the solution's
-    assert _parts(scores["delegates-to-gdlib"]) == dict(
+    assert autograded_parts(scores["delegates-to-gdlib"]) == dict(
         POINTS, test_exponential_decay=0.0, test_inverse_time_decay=0.0, test_piecewise_constant_decay=0.0)

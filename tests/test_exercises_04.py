@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 
 from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
-from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
-                                    solution_cells)
+from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
+                                    grade_variants, make_submission, mutate, solution_cells)
 
 ASSIGNMENT = "04_optimizers"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -95,35 +95,21 @@ DELEGATE = {
 }
 
 
-def _mutated(cells, edits):
-    out = {}
-    for cell, pairs in edits.items():
-        source = out.get(cell, cells[cell])
-        for old, new in pairs:
-            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
-            source = source.replace(old, new)
-        out[cell] = source
-    return out
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("ex04") / "course")
     cells = solution_cells(course, ASSIGNMENT)
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
-        variants[name] = _mutated(cells, edits)
+        variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    wrong_everywhere = {}
-    for name in ("momentum-sign-error", "nesterov-as-plain-momentum", "adagrad-epsilon-outside-sqrt",
-                 "rmsprop-rho-swapped", "adam-no-bias-correction"):
-        for cell, pairs in WRONG[name][1].items():
-            wrong_everywhere.setdefault(cell, []).extend(pairs)
-    patched = _mutated(cells, wrong_everywhere)
+    everywhere = ("momentum-sign-error", "nesterov-as-plain-momentum", "adagrad-epsilon-outside-sqrt",
+                 "rmsprop-rho-swapped", "adam-no-bias-correction")
+    patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["sgd_update"] = PATCH_NUMPY + patched["sgd_update"]
     variants["patched-numpy"] = patched
     # a wrong Adam installed as gdlib's own, hoping the hidden test compares with it
-    wrong_adam = _mutated(cells, WRONG["adam-no-bias-correction"][1])["adam_update"]
+    wrong_adam = mutate(cells, WRONG["adam-no-bias-correction"][1])["adam_update"]
     variants["patched-gdlib-reference"] = {"adam_update": wrong_adam + (
         "\n\nimport gdlib.optimizers, gdlib.optimizers.adam\n"
         "gdlib.optimizers.adam.adam_update = gdlib.optimizers.adam_update = adam_update")}
@@ -132,10 +118,6 @@ def graded(tmp_path_factory):
     scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     return course, scores
 
-
-def _parts(scores):
-    assert scores["_status"] == "graded", scores["_reason"]
-    return {k: v for k, v in scores.items() if not k.startswith("_")}
 
 
 def test_parts_and_point_totals(graded):
@@ -146,7 +128,7 @@ def test_parts_and_point_totals(graded):
 
 def test_the_solution_earns_every_autograded_point(graded):
     course, scores = graded
-    assert _parts(scores["solution"]) == POINTS
+    assert autograded_parts(scores["solution"]) == POINTS
     rec = commands.read_result(course, ASSIGNMENT, "solution")
     assert rec["code_score"] == rec["max_code_score"] == 12.0
     assert rec["max_score"] == 14.0  # plus the written question
@@ -163,7 +145,7 @@ def test_the_untouched_release_earns_zero(graded):
 def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
     _, scores = graded
     loses = WRONG[variant][0]
-    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+    assert autograded_parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
 
 
 def test_every_part_has_at_least_two_wrong_answers():
@@ -174,9 +156,9 @@ def test_every_part_has_at_least_two_wrong_answers():
 @pytest.mark.parametrize("variant", ["patched-numpy", "delegates-to-gdlib"])
 def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
     _, scores = graded
-    assert _parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
+    assert autograded_parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
 
 
 def test_a_patched_gdlib_reference_does_not_move_the_target(graded):
     _, scores = graded
-    assert _parts(scores["patched-gdlib-reference"]) == dict(POINTS, test_adam=0.0)
+    assert autograded_parts(scores["patched-gdlib-reference"]) == dict(POINTS, test_adam=0.0)

@@ -16,8 +16,8 @@ sys.path.insert(0, str(ROOT))
 
 from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
-from course_grading.testing import (copy_course, grade_variants, make_submission,  # noqa: E402
-                                    solution_cells)
+from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
+                                    grade_variants, make_submission, mutate, solution_cells)
 
 ASSIGNMENT = "05_tuning"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -86,30 +86,16 @@ DELEGATE = {
 }
 
 
-def _mutated(cells, edits):
-    out = {}
-    for cell, pairs in edits.items():
-        source = out.get(cell, cells[cell])
-        for old, new in pairs:
-            assert source.count(old) == 1, f"{old!r} is not once in cell {cell}"
-            source = source.replace(old, new)
-        out[cell] = source
-    return out
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("ex05") / "course")
     cells = solution_cells(course, ASSIGNMENT)
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
-        variants[name] = _mutated(cells, edits)
+        variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    wrong_everywhere = {}
-    for name in ("grid-returns-the-worst", "random-uniform-instead-of-log-uniform", "ei-forgets-xi"):
-        for cell, pairs in WRONG[name][1].items():
-            wrong_everywhere.setdefault(cell, []).extend(pairs)
-    patched = _mutated(cells, wrong_everywhere)
+    everywhere = ("grid-returns-the-worst", "random-uniform-instead-of-log-uniform", "ei-forgets-xi")
+    patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["grid_search"] = PATCH_NUMPY + patched["grid_search"]
     variants["patched-numpy"] = patched
     variants["delegates-to-gdlib"] = DELEGATE
@@ -117,10 +103,6 @@ def graded(tmp_path_factory):
     scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     return course, scores
 
-
-def _parts(scores):
-    assert scores["_status"] == "graded", scores["_reason"]
-    return {k: v for k, v in scores.items() if not k.startswith("_")}
 
 
 def test_parts_and_point_totals(graded):
@@ -131,7 +113,7 @@ def test_parts_and_point_totals(graded):
 
 def test_the_solution_earns_every_autograded_point(graded):
     course, scores = graded
-    assert _parts(scores["solution"]) == POINTS
+    assert autograded_parts(scores["solution"]) == POINTS
     rec = commands.read_result(course, ASSIGNMENT, "solution")
     assert rec["code_score"] == rec["max_code_score"] == 10.0
     assert rec["max_score"] == 12.0  # plus the written question
@@ -148,7 +130,7 @@ def test_the_untouched_release_earns_zero(graded):
 def test_a_wrong_answer_loses_exactly_its_part(graded, variant):
     _, scores = graded
     loses = WRONG[variant][0]
-    assert _parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
+    assert autograded_parts(scores[variant]) == dict(POINTS, **{loses: 0.0})
 
 
 def test_every_part_has_at_least_two_wrong_answers():
@@ -158,11 +140,11 @@ def test_every_part_has_at_least_two_wrong_answers():
 
 def test_patched_numpy_earns_nothing(graded):
     _, scores = graded
-    assert _parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
+    assert autograded_parts(scores["patched-numpy"]) == dict.fromkeys(POINTS, 0.0)
 
 
 def test_delegating_to_gdlib_earns_nothing(graded):
     _, scores = graded
     # random search through gdlib's Float (same numbers) and EI through gdlib earn 0; grid search is the solution's
-    assert _parts(scores["delegates-to-gdlib"]) == dict(
+    assert autograded_parts(scores["delegates-to-gdlib"]) == dict(
         POINTS, test_random_search=0.0, test_expected_improvement=0.0)
