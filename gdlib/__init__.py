@@ -10,7 +10,7 @@ neural networks learn.
     ...               metrics=["accuracy"])
 
 ``import gdlib`` needs only NumPy. ``gdlib.viz`` (matplotlib) and
-``gdlib.datasets`` (scikit-learn's bundled data) are imported on first use.
+``gdlib.datasets`` (NumPy only; it ships the digits data) are imported on first use.
 """
 
 import importlib

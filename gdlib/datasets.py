@@ -1,8 +1,9 @@
 r"""Small data sets for the chapters, all available offline.
 
-``load_digits`` wraps scikit-learn's bundled copy of the UCI handwritten digits
-(1797 images of 8x8 pixels, nothing is downloaded). The synthetic sets are
-plain NumPy and need nothing else:
+``load_digits`` returns the UCI handwritten digits (1797 images of 8x8 pixels),
+which gdlib ships in ``gdlib/data/digits.npz`` (45 KB, CC BY 4.0; see
+``DIGITS-LICENSE.md`` there): nothing is downloaded and nothing beyond NumPy is
+needed. The synthetic sets are plain NumPy too:
 
 * :func:`make_moons` — two interleaving half circles, the classic set a linear
   model cannot separate;
@@ -19,7 +20,6 @@ class labels int64.
 """
 
 import functools
-import importlib.util
 import math
 from pathlib import Path
 from typing import NamedTuple
@@ -36,10 +36,7 @@ __all__ = [
     "LinearRegressionData",
 ]
 
-_INSTALL_HINT = (
-    "`gdlib.datasets.load_digits` needs scikit-learn, which ships the digits "
-    "data. Install it with: pip install 'gdlib[book]'"
-)
+_DIGITS_FILE = Path(__file__).resolve().parent / "data" / "digits.npz"
 
 
 def _check_positive_int(name, value, minimum=1):
@@ -55,7 +52,7 @@ def _check_non_negative(name, value):
 
 
 def load_digits(test_size=0.2, seed=0, return_images=False):
-    r"""Load scikit-learn's handwritten digits, scaled to [0, 1] and split.
+    r"""Load the UCI handwritten digits that gdlib ships, scaled to [0, 1] and split.
 
     Parameters
     ----------
@@ -80,17 +77,17 @@ def load_digits(test_size=0.2, seed=0, return_images=False):
 
         x = \frac{\text{pixels}}{16}.
 
-    The split is exactly ``sklearn.model_selection.train_test_split(X, y,
-    test_size=test_size, random_state=seed)`` so that every chapter and the
-    benchmark see the same 1437 training and 360 test images (``test_size=0.2``);
-    it is computed here in NumPy (``_train_test_indices``), which spares
-    the second it takes to import scikit-learn. The data ships with
-    scikit-learn (its ``digits.csv.gz``): nothing is downloaded.
+    The images are scikit-learn's ``load_digits()`` in the same order, and the
+    split is exactly ``sklearn.model_selection.train_test_split(X, y,
+    test_size=test_size, random_state=seed)``, computed here in NumPy
+    (``_train_test_indices``): every chapter and the benchmark see the same 1437
+    training and 360 test images (``test_size=0.2``), with or without
+    scikit-learn installed.
 
     Raises
     ------
-    ImportError
-        If scikit-learn is not installed; the message says which extra to install.
+    ValueError
+        If ``test_size`` would leave one side of the split empty.
     """
     pixels, target = _digits_data()
     x = (pixels / 16.0).astype(np.float32)
@@ -105,23 +102,17 @@ def load_digits(test_size=0.2, seed=0, return_images=False):
 
 @functools.lru_cache(maxsize=1)
 def _digits_data():
-    """``(pixels, target)`` read from the copy of the digits that scikit-learn ships.
+    """``(pixels, target)`` from ``gdlib/data/digits.npz``, cached and read-only.
 
-    The file is found without importing scikit-learn (which takes about a
-    second); the arrays are cached, and callers get them read-only.
+    ``pixels`` is float64 of shape (1797, 64) with counts 0..16, ``target`` int64.
     """
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError(_INSTALL_HINT)
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
-    if path.is_file():
-        table = np.loadtxt(path, delimiter=",")
-        pixels, target = table[:, :-1], table[:, -1].astype(np.int64)
-    else:  # a scikit-learn that stores its data elsewhere: ask it
-        from sklearn.datasets import load_digits as sklearn_load_digits
-
-        digits = sklearn_load_digits()
-        pixels, target = digits.data, digits.target
+    try:
+        with np.load(_DIGITS_FILE, allow_pickle=False) as data:
+            pixels = data["pixels"].astype(np.float64)
+            target = data["target"].astype(np.int64)
+    except (OSError, KeyError, ValueError) as err:
+        raise OSError(f"gdlib's copy of the digits ({_DIGITS_FILE}) is missing or damaged "
+                      f"({err}); reinstall gdlib (pip install --force-reinstall -e .)") from err
     pixels.flags.writeable = False
     target.flags.writeable = False
     return pixels, target
