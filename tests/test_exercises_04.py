@@ -3,7 +3,9 @@
 One batch of submissions, graded in parallel by course_grading: the solution earns every
 autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
 part, and neither patched NumPy comparisons, a patched gdlib reference, nor calling gdlib's own
-update rule earns anything.
+update rule earns anything. Wrong answers include breaking what the docstrings state besides the
+rule: the gradient is not modified, the state is updated in place, `m` is unused (and may be None)
+when momentum is 0, and a gradient of exact zeros still moves the weights.
 """
 import sys
 from pathlib import Path
@@ -35,6 +37,13 @@ WRONG = {
          "    m *= momentum  # m <- mu m - eta g\n")]}),
     "momentum-ignored": ("test_momentum", {"sgd_update": [
         ("        variable += m  # w <- w + m", "        variable -= learning_rate * gradient")]}),
+    "momentum-scales-the-gradient-in-place": ("test_momentum", {"sgd_update": [
+        ("    m *= momentum  # m <- mu m - eta g\n",
+         "    if not nesterov:\n        gradient *= learning_rate  # eta g, without a temporary\n"
+         "        m *= momentum\n        m -= gradient\n        variable += m\n        return variable\n"
+         "    m *= momentum  # m <- mu m - eta g\n")]}),
+    "momentum-0-still-updates-m": ("test_momentum", {"sgd_update": [
+        ("    if momentum == 0:", "    if m is None:")]}),
     # Nesterov
     "nesterov-as-plain-momentum": ("test_nesterov", {"sgd_update": [
         ("        variable += momentum * m - learning_rate * gradient", "        variable += m")]}),
@@ -43,6 +52,11 @@ WRONG = {
          "    m_old = m.copy()\n    m *= momentum  # m <- mu m - eta g\n"),
         ("        variable += momentum * m - learning_rate * gradient",
          "        variable += momentum * m_old - learning_rate * gradient")]}),
+    "nesterov-scales-the-gradient-in-place": ("test_nesterov", {"sgd_update": [
+        ("        variable += momentum * m - learning_rate * gradient",
+         "        gradient *= learning_rate\n        variable += momentum * m - gradient")]}),
+    "nesterov-needs-a-velocity-at-momentum-0": ("test_nesterov", {"sgd_update": [
+        ("    if momentum == 0:", "    if momentum == 0 and not nesterov:")]}),
     # Adagrad
     "adagrad-epsilon-outside-sqrt": ("test_adagrad", {"adagrad_update": [
         ("np.sqrt(accumulator + epsilon)", "(np.sqrt(accumulator) + epsilon)")]}),
@@ -53,6 +67,9 @@ WRONG = {
          "    variable -= learning_rate * gradient / np.sqrt(accumulator + epsilon)\n",
          "    variable -= learning_rate * gradient / np.sqrt(accumulator + epsilon)\n"
          "    accumulator += np.square(gradient)\n")]}),
+    "adagrad-divides-the-gradient-in-place": ("test_adagrad", {"adagrad_update": [
+        ("    variable -= learning_rate * gradient / np.sqrt(accumulator + epsilon)\n",
+         "    gradient /= np.sqrt(accumulator + epsilon)\n    variable -= learning_rate * gradient\n")]}),
     # RMSprop
     "rmsprop-epsilon-outside-sqrt": ("test_rmsprop", {"rmsprop_update": [
         ("np.sqrt(v + epsilon)", "(np.sqrt(v) + epsilon)")]}),
@@ -61,6 +78,17 @@ WRONG = {
          "    v *= 1 - rho\n    v += rho * np.square(gradient)")]}),
     "rmsprop-momentum-ignored": ("test_rmsprop", {"rmsprop_update": [
         ("    if momentum > 0:", "    if False:")]}),
+    "rmsprop-delta-aliases-the-gradient": ("test_rmsprop", {"rmsprop_update": [
+        ("    delta = learning_rate * gradient / denominator\n",
+         "    delta = gradient  # a name for the step, not a copy\n    delta *= learning_rate\n"
+         "    delta /= denominator\n")]}),
+    "rmsprop-velocity-not-in-place": ("test_rmsprop", {"rmsprop_update": [
+        ("    v *= rho  # v <- rho v + (1 - rho) g^2\n    v += (1 - rho) * np.square(gradient)",
+         "    v = rho * v + (1 - rho) * np.square(gradient)")]}),
+    "rmsprop-returns-early-on-a-zero-gradient": ("test_rmsprop", {"rmsprop_update": [
+        ("    v *= rho  # v <- rho v + (1 - rho) g^2\n",
+         "    if not np.any(gradient):\n        return variable  # nothing to learn from\n"
+         "    v *= rho  # v <- rho v + (1 - rho) g^2\n")]}),
     # Adam
     "adam-no-bias-correction": ("test_adam", {"adam_update": [
         ("alpha = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)",
@@ -73,6 +101,19 @@ WRONG = {
         ("    t = iteration + 1", "    t = iteration")]}),
     "adam-amsgrad-ignored": ("test_adam", {"adam_update": [
         ("        second = v_hat\n", "")]}),
+    "adam-squares-the-gradient-in-place": ("test_adam", {"adam_update": [
+        ("    v += (1 - beta_2) * np.square(gradient)",
+         "    np.square(gradient, out=gradient)  # g^2, without a temporary\n    v += (1 - beta_2) * gradient")]}),
+    "adam-moments-not-in-place": ("test_adam", {"adam_update": [
+        ("    m *= beta_1  # m <- beta_1 m + (1 - beta_1) g\n    m += (1 - beta_1) * gradient\n"
+         "    v *= beta_2  # v <- beta_2 v + (1 - beta_2) g^2\n    v += (1 - beta_2) * np.square(gradient)\n",
+         "    m = beta_1 * m + (1 - beta_1) * gradient\n    v = beta_2 * v + (1 - beta_2) * np.square(gradient)\n")]}),
+    "adam-v-hat-not-in-place": ("test_adam", {"adam_update": [
+        ("        np.maximum(v_hat, v, out=v_hat)  # v_hat <- max(v_hat, v)\n        second = v_hat\n",
+         "        v_hat = np.maximum(v_hat, v)\n        second = v_hat\n")]}),
+    "adam-lazy-update-skips-zero-gradients": ("test_adam", {"adam_update": [
+        ("    variable -= alpha * m / (np.sqrt(second) + epsilon)",
+         "    variable -= np.where(gradient != 0, alpha * m / (np.sqrt(second) + epsilon), 0)")]}),
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
