@@ -34,6 +34,15 @@ WRONG = {
         ("(x > 0).astype(x.dtype)", "(x >= 0).astype(x.dtype)")]}),
     "tanh-derivative-without-the-square": ("test_activation_derivatives", {ACT: [
         ("    return 1 - t * t", "    return 1 - t")]}),
+    "relu-derivative-overwrites-x": ("test_activation_derivatives", {ACT: [
+        ("    x = np.asarray(x)\n    return (x > 0).astype(x.dtype)",
+         "    x = np.asarray(x)\n    x[x > 0] = 1\n    x[x <= 0] = 0\n    return x")]}),
+    "sigmoid-derivative-overwrites-the-given-y": ("test_activation_derivatives", {ACT: [
+        ("    y = np.asarray(y)\n    return y * (1 - y)", "    y = np.asarray(y)\n    y *= 1 - y\n    return y")]}),
+    "relu-derivative-returns-booleans": ("test_activation_derivatives", {ACT: [
+        ("(x > 0).astype(x.dtype)", "x > 0")]}),
+    "relu-derivative-always-float64": ("test_activation_derivatives", {ACT: [
+        ("(x > 0).astype(x.dtype)", "np.where(x > 0, 1.0, 0.0)")]}),
     # Dense backward
     "dense-forgets-the-bias-gradient": ("test_dense_backward", {DENSE: [
         ("grad_bias = grad_output.sum(axis=0)", "grad_bias = np.zeros_like(bias)")]}),
@@ -43,6 +52,13 @@ WRONG = {
         ("grad_bias = grad_output.sum(axis=0)", "grad_bias = grad_output.mean(axis=0)")]}),
     "dense-input-gradient-sign-error": ("test_dense_backward", {DENSE: [
         ("grad_input = grad_output @ kernel.T", "grad_input = -grad_output @ kernel.T")]}),
+    "dense-bias-gradient-summed-into-grad-output": ("test_dense_backward", {DENSE: [
+        ("    grad_bias = grad_output.sum(axis=0)\n",
+         "    grad_bias = grad_output[0]  # a view: += below writes into grad_output\n"
+         "    for row in grad_output[1:]:\n        grad_bias += row\n")]}),
+    "dense-also-takes-the-sgd-step": ("test_dense_backward", {DENSE: [
+        ("    grad_bias = grad_output.sum(axis=0)\n",
+         "    grad_bias = grad_output.sum(axis=0)\n    kernel -= 0.01 * grad_kernel\n    bias -= 0.01 * grad_bias\n")]}),
     # two-layer network
     "two-layer-not-divided-by-batch": ("test_two_layer_gradients", {TWO: [
         ("grad_z = (p - y) / n", "grad_z = p - y")]}),
@@ -52,6 +68,14 @@ WRONG = {
         ("grad_z = 2 * (z - y) / (n * z.shape[1])", "grad_z = 2 * (z - y) / n")]}),
     "two-layer-forgets-hidden-bias-gradient": ("test_two_layer_gradients", {TWO: [
         ("grad_b1 = grad_z1.sum(axis=0)", "grad_b1 = np.zeros_like(b1)")]}),
+    "two-layer-softmax-overflows-on-large-logits": ("test_two_layer_gradients", {TWO: [
+        ("e = np.exp(z - z.max(axis=1, keepdims=True))", "e = np.exp(z)")]}),
+    "two-layer-relu-mask-one-at-the-kink": ("test_two_layer_gradients", {TWO: [
+        ("grad_z1 = grad_h * (z1 > 0)", "grad_z1 = grad_h * (z1 >= 0)")]}),
+    "two-layer-squeezes-the-output": ("test_two_layer_gradients", {TWO: [
+        ("    z = h @ w2 + b2\n", "    z = np.squeeze(h @ w2 + b2)\n")]}),
+    "two-layer-residual-written-into-y": ("test_two_layer_gradients", {TWO: [
+        ("grad_z = 2 * (z - y) / (n * z.shape[1])", "y -= z\n        grad_z = -2 * y / (n * z.shape[1])")]}),
     # numerical gradient
     "numerical-gradient-forward-difference": ("test_numerical_gradient", {NUM: [
         ("        flat_x[i] = original - h\n        f_minus = float(f())\n",
@@ -61,6 +85,8 @@ WRONG = {
         ("(f_plus - f_minus) / (2 * h)", "(f_plus - f_minus) / h")]}),
     "numerical-gradient-does-not-restore-x": ("test_numerical_gradient", {NUM: [
         ("        flat_x[i] = original\n        flat_grad", "        flat_grad")]}),
+    "numerical-gradient-in-the-dtype-of-x": ("test_numerical_gradient", {NUM: [
+        ("grad = np.zeros(x.shape, dtype=np.float64)", "grad = np.zeros_like(x)")]}),
     # relative error
     "relative-error-scaled-by-analytic-only": ("test_relative_error", {REL: [
         ("max(np.linalg.norm(analytic) + np.linalg.norm(numerical), 1e-12)",
@@ -71,6 +97,13 @@ WRONG = {
     "relative-error-largest-entry": ("test_relative_error", {REL: [
         ("return float(np.linalg.norm(analytic - numerical) / scale)",
          "return float(np.max(np.abs(analytic - numerical)) / scale)")]}),
+    "relative-error-subtracts-in-place": ("test_relative_error", {REL: [
+        ("    return float(np.linalg.norm(analytic - numerical) / scale)",
+         "    analytic -= numerical\n    return float(np.linalg.norm(analytic) / scale)")]}),
+    "relative-error-returns-a-numpy-float32": ("test_relative_error", {REL: [
+        ("    analytic = np.asarray(analytic, dtype=np.float64)\n    numerical = np.asarray(numerical, dtype=np.float64)\n", ""),
+        ("return float(np.linalg.norm(analytic - numerical) / scale)",
+         "return np.linalg.norm(analytic - numerical) / scale")]}),
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
