@@ -4,7 +4,10 @@ One batch of submissions, graded in parallel by course_grading: the solution ear
 autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
 part (the worst point returned, zip instead of every combination, uniform instead of log-uniform
 sampling, EI's sign for maximisation, a forgotten xi, 0/0 where sigma = 0, ...), and neither
-patched NumPy/math comparisons nor delegating to gdlib.tuning earn anything.
+patched NumPy/math comparisons nor delegating to gdlib.tuning earn anything. Wrong answers also
+break what the docstrings state besides the formulas: the first of tied trials wins, draws are
+made trial by trial from `np.random.default_rng(seed)` (fresh with seed=None, never NumPy's global
+generator), best values are floats, and EI takes lists (array_like) and is never negative.
 """
 import sys
 from pathlib import Path
@@ -49,6 +52,29 @@ WRONG = {
          "    for _ in range(n_trials):\n",
          "    best_params, best_score = None, math.inf\n    for _ in range(n_trials):\n"
          "        rng = np.random.default_rng(seed)\n")]}),
+    "random-ties-keep-the-last": ("test_random_search", {"random_search": [
+        ("        if score < best_score:", "        if score <= best_score:")]}),
+    "random-draws-name-by-name": ("test_random_search", {"random_search": [
+        # vectorised: every trial of the first name, then of the next, instead of trial by trial
+        ("    for _ in range(n_trials):\n        params = {}\n"
+         "        for name, (low, high, sampling) in space.items():\n"
+         "            if sampling == \"log\":\n"
+         "                params[name] = float(10 ** rng.uniform(np.log10(low), np.log10(high)))\n"
+         "            else:\n"
+         "                params[name] = float(rng.uniform(low, high))\n",
+         "    columns = {name: 10 ** rng.uniform(np.log10(low), np.log10(high), size=n_trials) if sampling == \"log\"\n"
+         "               else rng.uniform(low, high, size=n_trials)\n"
+         "               for name, (low, high, sampling) in space.items()}\n"
+         "    for trial in range(n_trials):\n"
+         "        params = {name: float(column[trial]) for name, column in columns.items()}\n")]}),
+    "random-draws-arrays-of-one": ("test_random_search", {"random_search": [
+        (LOG_DRAW, "params[name] = 10 ** rng.uniform(np.log10(low), np.log10(high), size=1)"),
+        ("params[name] = float(rng.uniform(low, high))", "params[name] = rng.uniform(low, high, size=1)")]}),
+    "random-seed-none-means-seed-0": ("test_random_search", {"random_search": [
+        ("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(0 if seed is None else seed)\n")]}),
+    "random-global-numpy-without-a-seed": ("test_random_search", {"random_search": [
+        ("    rng = np.random.default_rng(seed)\n",
+         "    rng = np.random.default_rng(seed) if seed is not None else np.random\n")]}),
     # expected improvement
     "ei-sign-for-maximisation": ("test_expected_improvement", {"expected_improvement": [
         ("improvement = best - mu - xi", "improvement = mu - best - xi")]}),
@@ -59,6 +85,11 @@ WRONG = {
          "    z = improvement / sigma\n"),
         ("    return np.where(positive, np.maximum(ei, 0.0), np.maximum(improvement, 0.0))",
          "    return ei")]}),
+    "ei-fails-on-lists": ("test_expected_improvement", {"expected_improvement": [
+        ("    mu = np.asarray(mu, dtype=float)\n    sigma = np.asarray(sigma, dtype=float)\n", "")]}),
+    "ei-not-clipped-at-zero": ("test_expected_improvement", {"expected_improvement": [
+        ("np.where(positive, np.maximum(ei, 0.0), np.maximum(improvement, 0.0))",
+         "np.where(positive, ei, np.maximum(improvement, 0.0))")]}),
 }
 
 PATCH_NUMPY = """import math
