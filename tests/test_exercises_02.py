@@ -41,6 +41,15 @@ WRONG = {
         ("yield x[batch], y[batch]", "yield x[batch], y[y_order[start:start + batch_size]]")]}),
     "minibatches-never-shuffles": ("test_minibatches", {"minibatches": [
         ("np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)", "np.arange(n)")]}),
+    "minibatches-draws-even-without-shuffling": ("test_minibatches", {"minibatches": [
+        ("    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)\n",
+         "    order = np.random.default_rng(seed).permutation(n)\n    if not shuffle:\n        order = np.arange(n)\n")]}),
+    "minibatches-shuffles-x-and-y-in-place": ("test_minibatches", {"minibatches": [
+        ("    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)\n",
+         "    if shuffle:\n        order = np.random.default_rng(seed).permutation(n)\n"
+         "        x[:], y[:] = x[order], y[order]\n"),
+        ("        batch = order[start:start + batch_size]\n        yield x[batch], y[batch]",
+         "        yield x[start:start + batch_size], y[start:start + batch_size]")]}),
     # the gradient
     "gradient-sum-instead-of-mean": ("test_gradient", {"mse_gradient": [
         ("grad_w = 2.0 / n * (x.T @ r)", "grad_w = 2.0 * (x.T @ r)"),
@@ -50,6 +59,13 @@ WRONG = {
     "gradient-without-the-2": ("test_gradient", {"mse_gradient": [
         ("grad_w = 2.0 / n * (x.T @ r)", "grad_w = (x.T @ r) / n"),
         ("grad_b = 2.0 / n * float(np.sum(r))", "grad_b = float(np.sum(r)) / n")]}),
+    "gradient-w-as-a-list": ("test_gradient", {"mse_gradient": [
+        ("grad_w = 2.0 / n * (x.T @ r)", "grad_w = [2.0 / n * float(np.sum(x[:, j] * r)) for j in range(x.shape[1])]")]}),
+    "gradient-squeezes-the-residuals": ("test_gradient", {"mse_gradient": [
+        ("r = x @ w + b - y  # residuals", "r = np.squeeze(x @ w + b - y)  # residuals")]}),
+    "gradient-residuals-written-into-y": ("test_gradient", {"mse_gradient": [
+        ("    r = x @ w + b - y  # residuals, shape (n,)\n",
+         "    y -= x @ w + b  # minus the residuals, without a new array\n    r = -y\n")]}),
     # batch gradient descent
     "batch-forgets-bias-update": ("test_batch_gradient_descent", {"batch_gradient_descent": [
         ("        " + UPDATE[1], "")]}),
@@ -60,6 +76,8 @@ WRONG = {
     "batch-step-uphill": ("test_batch_gradient_descent", {"batch_gradient_descent": [
         ("        " + UPDATE[0] + "        " + UPDATE[1],
          "        w = w + learning_rate * grad_w\n        b = b + learning_rate * grad_b\n")]}),
+    "batch-updates-w-in-place": ("test_batch_gradient_descent", {"batch_gradient_descent": [
+        ("    w = np.array(w, dtype=float)\n", ""), ("        " + UPDATE[0], "        w -= learning_rate * grad_w\n")]}),
     # stochastic gradient descent
     "sgd-shuffles-once-same-order-every-epoch": ("test_stochastic_gradient_descent", {
         "stochastic_gradient_descent": [
@@ -69,6 +87,12 @@ WRONG = {
         ("rng.permutation(len(x))", "range(len(x))")]}),
     "sgd-forgets-bias-update": ("test_stochastic_gradient_descent", {"stochastic_gradient_descent": [
         ("            " + UPDATE[1], "")]}),
+    "sgd-updates-w-in-place": ("test_stochastic_gradient_descent", {"stochastic_gradient_descent": [
+        ("w = np.array(w, dtype=float)", "w = np.asarray(w, dtype=float)"),
+        ("            " + UPDATE[0], "            w -= learning_rate * grad_w\n")]}),
+    "sgd-returns-b-as-a-0d-array": ("test_stochastic_gradient_descent", {"stochastic_gradient_descent": [
+        ("    b = float(b)\n", "    b = np.array(b, dtype=float)\n"),
+        ("            " + UPDATE[1], "            b -= learning_rate * grad_b\n")]}),
     # mini-batch gradient descent
     "minibatch-loop-drops-last-batch": ("test_minibatch_gradient_descent", {"minibatch_gradient_descent": [
         ("            grad_w, grad_b = mse_gradient(x_batch, y_batch, w, b)\n",
@@ -81,6 +105,12 @@ WRONG = {
         ("            " + UPDATE[0] + "            " + UPDATE[1],
          "            w = w - learning_rate * len(y_batch) * grad_w\n"
          "            b = b - learning_rate * len(y_batch) * grad_b\n")]}),
+    "minibatch-loop-updates-w-in-place": ("test_minibatch_gradient_descent", {"minibatch_gradient_descent": [
+        ("w = np.array(w, dtype=float)", "w = np.asarray(w, dtype=float)"),
+        ("            " + UPDATE[0], "            w -= learning_rate * grad_w\n")]}),
+    "minibatch-loop-returns-b-as-a-0d-array": ("test_minibatch_gradient_descent", {"minibatch_gradient_descent": [
+        ("    b = float(b)\n", "    b = np.array(b, dtype=float)\n"),
+        ("            " + UPDATE[1], "            b -= learning_rate * grad_b\n")]}),
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
