@@ -36,15 +36,31 @@ WRONG = {
     "exponential-e-instead-of-decay-rate": ("test_exponential_decay", {"exponential_decay": [
         ("    return initial_learning_rate * decay_rate ** p",
          "    return initial_learning_rate * math.exp(-decay_rate * p)")]}),
+    "exponential-returns-a-0d-array": ("test_exponential_decay", {"exponential_decay": [
+        (FLOOR + "    return initial_learning_rate * decay_rate ** p",
+         "    return np.where(staircase, initial_learning_rate * decay_rate ** math.floor(p),\n"
+         "                    initial_learning_rate * decay_rate ** p)")]}),
     # inverse-time decay
     "inverse-time-staircase-not-floored": ("test_inverse_time_decay", {"inverse_time_decay": [(FLOOR, "")]}),
     "inverse-time-forgets-decay-steps": ("test_inverse_time_decay", {"inverse_time_decay": [
         ("    p = step / decay_steps", "    p = step")]}),
+    "inverse-time-returns-a-0d-array": ("test_inverse_time_decay", {"inverse_time_decay": [
+        (FLOOR + "    return initial_learning_rate / (1 + decay_rate * p)",
+         "    return np.where(staircase, initial_learning_rate / (1 + decay_rate * math.floor(p)),\n"
+         "                    initial_learning_rate / (1 + decay_rate * p))")]}),
     # piecewise constant
     "piecewise-boundary-step-gets-next-value": ("test_piecewise_constant_decay", {"piecewise_constant_decay": [
         ("        if step <= boundary:", "        if step < boundary:")]}),
     "piecewise-last-interval-keeps-previous-value": ("test_piecewise_constant_decay", {
         "piecewise_constant_decay": [("    return values[-1]", "    return value")]}),
+    "piecewise-appends-a-sentinel-to-boundaries": ("test_piecewise_constant_decay", {"piecewise_constant_decay": [
+        ("    for boundary, value in zip(boundaries, values):\n",
+         "    boundaries.append(math.inf)  # the last value applies up to infinity\n"
+         "    for boundary, value in zip(boundaries, values):\n")]}),
+    "piecewise-returns-a-0d-array": ("test_piecewise_constant_decay", {"piecewise_constant_decay": [
+        ("    for boundary, value in zip(boundaries, values):\n        if step <= boundary:\n"
+         "            return value\n    return values[-1]",
+         "    return np.select([step <= boundary for boundary in boundaries], values[:-1], values[-1])")]}),
     # steps, not epochs
     "fit-decays-per-epoch": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
         ("    return [float(schedule(step)) for step in range(epochs * steps_per_epoch)]",
@@ -53,6 +69,9 @@ WRONG = {
         ("math.ceil(n_samples / batch_size)", "n_samples // batch_size")]}),
     "fit-counts-steps-from-1": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
         ("range(epochs * steps_per_epoch)", "range(1, epochs * steps_per_epoch + 1)")]}),
+    "fit-returns-an-array": ("test_learning_rates_during_fit", {"learning_rates_during_fit": [
+        ("    return [float(schedule(step)) for step in range(epochs * steps_per_epoch)]",
+         "    return np.array([schedule(step) for step in range(epochs * steps_per_epoch)])")]}),
     # largest stable learning rate
     "stable-one-over-lambda-max": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
         ("return 2.0 / float(", "return 1.0 / float(")]}),
@@ -60,6 +79,10 @@ WRONG = {
         ("np.max(np.linalg.eigvalsh(A))", "np.min(np.linalg.eigvalsh(A))")]}),
     "stable-largest-diagonal-entry": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
         ("np.max(np.linalg.eigvalsh(A))", "np.max(np.diag(A))")]}),
+    "stable-adds-jitter-to-A-in-place": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
+        ("    return 2.0 / float(", "    A += 1e-12 * np.eye(len(A))  # jitter, for numerical stability\n    return 2.0 / float(")]}),
+    "stable-returns-a-one-element-array": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
+        ("return 2.0 / float(np.max(np.linalg.eigvalsh(A)))", "return 2.0 / np.linalg.eigvalsh(A)[-1:]")]}),
 }
 
 PATCH_NUMPY = """import math
