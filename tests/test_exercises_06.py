@@ -3,6 +3,9 @@
 One batch of submissions, graded in parallel by course_grading: the solution earns every
 autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
 part, and neither patched NumPy comparisons nor calling gdlib's own losses earns anything.
+Wrong answers also break what the notebook states besides the formulas: `y_true` and `y_pred`
+are array_like (nested lists and tuples work) and never modified, and predictions of exactly 0
+and 1 are clipped in every crossentropy (a one-hot row of probabilities gets a gradient of 0).
 """
 import sys
 from pathlib import Path
@@ -34,6 +37,12 @@ WRONG = {
         ("2 * (y_pred - y_true) / y_pred.size", "2 * (y_pred - y_true) / y_pred.shape[-1]")]}),
     "mse-gradient-sign-error": ("test_mean_squared_error", {MSE: [
         ("2 * (y_pred - y_true) / y_pred.size", "2 * (y_true - y_pred) / y_pred.size")]}),
+    "mse-gradient-fails-on-lists": ("test_mean_squared_error", {MSE: [
+        ("    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)\n    return 2 * (y_pred - y_true) / y_pred.size",
+         "    return 2 * (y_pred - y_true) / np.size(y_pred)")]}),
+    "mse-gradient-subtracts-in-place": ("test_mean_squared_error", {MSE: [
+        ("    return 2 * (y_pred - y_true) / y_pred.size",
+         "    y_pred -= y_true  # the error, without a temporary\n    return 2 * y_pred / y_pred.size")]}),
     # binary crossentropy
     "bce-naive-log-sigmoid": ("test_binary_crossentropy", {BCE: [
         ("        loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))",
@@ -42,6 +51,13 @@ WRONG = {
         ("        p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n", "        p = y_pred\n")]}),
     "bce-gradient-sign-error": ("test_binary_crossentropy", {BCE: [
         ("np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e)) - y", "y - np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e))")]}),
+    "bce-clips-y-pred-in-place": ("test_binary_crossentropy", {BCE: [
+        ("        p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n",
+         "        p = np.clip(y_pred, EPSILON, 1 - EPSILON, out=y_pred)  # no copy\n")]}),
+    "bce-gradient-fails-on-lists": ("test_binary_crossentropy", {BCE: [
+        ("    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)\n"
+         "    y = y_true * (1 - label_smoothing) + 0.5 * label_smoothing\n    if from_logits:\n        e = ",
+         "    y = y_true * (1 - label_smoothing) + 0.5 * label_smoothing\n    if from_logits:\n        e = ")]}),
     # categorical crossentropy
     "cce-no-max-subtraction": ("test_categorical_crossentropy", {CCE: [
         ("        shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)\n", "        shifted = y_pred\n")]}),
@@ -49,6 +65,21 @@ WRONG = {
         ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p", "        q = y_pred\n        log_p")]}),
     "cce-gradient-not-divided-by-batch": ("test_categorical_crossentropy", {CCE: [
         ("    return grad / n\n", "    return grad\n")]}),
+    "cce-rescales-y-pred-in-place": ("test_categorical_crossentropy", {CCE: [
+        ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p",
+         "        q = y_pred\n        q /= np.sum(y_pred, axis=-1, keepdims=True)  # rows that sum to 1\n        log_p")]}),
+    "cce-smooths-y-true-in-place": ("test_categorical_crossentropy", {CCE: [
+        ("    y = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]\n    if from_logits:\n"
+         "        shifted",
+         "    y = y_true\n    y *= 1 - label_smoothing\n    y += label_smoothing / y.shape[-1]\n    if from_logits:\n"
+         "        shifted")]}),
+    "cce-fails-on-lists": ("test_categorical_crossentropy", {CCE: [
+        ("    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)\n"
+         "    y = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]\n    if from_logits:\n        shifted",
+         "    y = y_true * (1 - label_smoothing) + label_smoothing / len(y_true[0])\n    if from_logits:\n        shifted")]}),
+    "cce-gradient-ignores-the-upper-clip": ("test_categorical_crossentropy", {CCE: [
+        ("        inside = (q >= EPSILON) & (q <= 1 - EPSILON)\n",
+         "        inside = q >= EPSILON  # a probability of 1 is fine\n")]}),
     # sparse categorical crossentropy
     "scce-no-max-subtraction": ("test_sparse_categorical_crossentropy", {SCCE: [
         ("        shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)\n", "        shifted = y_pred\n")]}),
@@ -57,6 +88,12 @@ WRONG = {
          "        grad = y - e / np.sum(e, axis=-1, keepdims=True)\n")]}),
     "scce-gradient-divided-by-entries": ("test_sparse_categorical_crossentropy", {SCCE: [
         ("    return grad / n\n", "    return grad / y_pred.size\n")]}),
+    "scce-fails-on-lists": ("test_sparse_categorical_crossentropy", {SCCE: [
+        ("    labels, y_pred = np.asarray(y_true).astype(int), np.asarray(y_pred)\n    if from_logits:",
+         "    labels, y_pred = y_true.astype(int), np.asarray(y_pred)\n    if from_logits:")]}),
+    "scce-gradient-ignores-the-upper-clip": ("test_sparse_categorical_crossentropy", {SCCE: [
+        ("        inside = (q >= EPSILON) & (q <= 1 - EPSILON)\n",
+         "        inside = q >= EPSILON  # a probability of 1 is fine\n")]}),
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
