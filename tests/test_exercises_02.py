@@ -44,6 +44,8 @@ WRONG = {
     "minibatches-draws-even-without-shuffling": ("test_minibatches", {"minibatches": [
         ("    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)\n",
          "    order = np.random.default_rng(seed).permutation(n)\n    if not shuffle:\n        order = np.arange(n)\n")]}),
+    "minibatches-yields-lists": ("test_minibatches", {"minibatches": [
+        ("        yield x[batch], y[batch]", "        yield [x[i] for i in batch], [y[i] for i in batch]")]}),
     "minibatches-shuffles-x-and-y-in-place": ("test_minibatches", {"minibatches": [
         ("    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)\n",
          "    if shuffle:\n        order = np.random.default_rng(seed).permutation(n)\n"
