@@ -4,7 +4,10 @@ One batch of submissions, graded in parallel by course_grading: the solution ear
 autograded point, the untouched release earns 0, each plausible wrong answer loses exactly its
 part (a parameter count without biases or counting the input, (512,) instead of (None, 512),
 a model that is not trained enough for 95 % test accuracy, ...), and neither patched NumPy
-comparisons nor asking gdlib for the counts earn anything.
+comparisons nor asking gdlib for the counts earn anything. The trained model is tested on images
+and labels its code cannot have loaded (the default split's test images, the digits renamed in
+the training data passed in), so a model trained on the notebook's globals or on the test split
+loses its part, and so does one whose predict returns logits where probabilities are documented.
 """
 import sys
 from pathlib import Path
@@ -42,12 +45,26 @@ WRONG = {
     "shapes-include-the-input-row": ("test_output_shapes", {"output_shapes": [
         (SHAPES, "[(None,) + tuple(input_shape)] + " + SHAPES)]}),
     "shapes-flatten-the-input": ("test_output_shapes", {"output_shapes": [(SHAPES, "[(None, u) for u in units]")]}),
+    "shapes-as-lists": ("test_output_shapes", {"output_shapes": [
+        (SHAPES, "[[None] + list(input_shape[:-1]) + [u] for u in units]")]}),
     # the trained model
     "train-model-not-trained": ("test_build_and_train", {"build_and_train": [
         ("    model.fit(x_train, y_train, batch_size=32, epochs=30, verbose=0, seed=0)\n", "")]}),
     "train-one-epoch-of-plain-sgd": ("test_build_and_train", {"build_and_train": [
         ("optimizers.Adam(learning_rate=3e-3)", "optimizers.SGD(learning_rate=0.01)"),
         ("epochs=30", "epochs=1")]}),
+    "train-last-layer-outputs-logits": ("test_build_and_train", {"build_and_train": [
+        ("layers.Dense(10, activation=\"softmax\",", "layers.Dense(10,"),
+        ("loss=\"sparse_categorical_crossentropy\",",
+         "loss=losses.SparseCategoricalCrossentropy(from_logits=True),"),
+        ("    from gdlib import initializers\n", "    from gdlib import initializers, losses\n")]}),
+    "train-on-the-notebook-split-not-the-arguments": ("test_build_and_train", {"build_and_train": [
+        ("def build_and_train(x_train, y_train):", "def build_and_train(x, y):")]}),
+    "train-also-on-the-test-split": ("test_build_and_train", {"build_and_train": [
+        ("    model.fit(x_train, y_train,",
+         "    (_, _), (x_more, y_more) = datasets.load_digits()  # more data is better\n"
+         "    x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])\n"
+         "    model.fit(x_train, y_train,")]}),
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
