@@ -58,7 +58,8 @@ WRONG = {
          "    for row in grad_output[1:]:\n        grad_bias += row\n")]}),
     "dense-also-takes-the-sgd-step": ("test_dense_backward", {DENSE: [
         ("    grad_bias = grad_output.sum(axis=0)\n",
-         "    grad_bias = grad_output.sum(axis=0)\n    kernel -= 0.01 * grad_kernel\n    bias -= 0.01 * grad_bias\n")]}),
+         "    grad_bias = grad_output.sum(axis=0)\n"
+         "    kernel -= 0.01 * grad_kernel\n    bias -= 0.01 * grad_bias\n")]}),
     # two-layer network
     "two-layer-not-divided-by-batch": ("test_two_layer_gradients", {TWO: [
         ("grad_z = (p - y) / n", "grad_z = p - y")]}),
@@ -101,7 +102,8 @@ WRONG = {
         ("    return float(np.linalg.norm(analytic - numerical) / scale)",
          "    analytic -= numerical\n    return float(np.linalg.norm(analytic) / scale)")]}),
     "relative-error-returns-a-numpy-float32": ("test_relative_error", {REL: [
-        ("    analytic = np.asarray(analytic, dtype=np.float64)\n    numerical = np.asarray(numerical, dtype=np.float64)\n", ""),
+        ("    analytic = np.asarray(analytic, dtype=np.float64)\n"
+         "    numerical = np.asarray(numerical, dtype=np.float64)\n", ""),
         ("return float(np.linalg.norm(analytic - numerical) / scale)",
          "return np.linalg.norm(analytic - numerical) / scale")]}),
 }

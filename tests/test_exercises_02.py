@@ -43,7 +43,8 @@ WRONG = {
         ("np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)", "np.arange(n)")]}),
     "minibatches-draws-even-without-shuffling": ("test_minibatches", {"minibatches": [
         ("    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)\n",
-         "    order = np.random.default_rng(seed).permutation(n)\n    if not shuffle:\n        order = np.arange(n)\n")]}),
+         "    order = np.random.default_rng(seed).permutation(n)\n"
+         "    if not shuffle:\n        order = np.arange(n)\n")]}),
     "minibatches-yields-lists": ("test_minibatches", {"minibatches": [
         ("        yield x[batch], y[batch]", "        yield [x[i] for i in batch], [y[i] for i in batch]")]}),
     "minibatches-shuffles-x-and-y-in-place": ("test_minibatches", {"minibatches": [
@@ -62,7 +63,8 @@ WRONG = {
         ("grad_w = 2.0 / n * (x.T @ r)", "grad_w = (x.T @ r) / n"),
         ("grad_b = 2.0 / n * float(np.sum(r))", "grad_b = float(np.sum(r)) / n")]}),
     "gradient-w-as-a-list": ("test_gradient", {"mse_gradient": [
-        ("grad_w = 2.0 / n * (x.T @ r)", "grad_w = [2.0 / n * float(np.sum(x[:, j] * r)) for j in range(x.shape[1])]")]}),
+        ("grad_w = 2.0 / n * (x.T @ r)",
+         "grad_w = [2.0 / n * float(np.sum(x[:, j] * r)) for j in range(x.shape[1])]")]}),
     "gradient-squeezes-the-residuals": ("test_gradient", {"mse_gradient": [
         ("r = x @ w + b - y  # residuals", "r = np.squeeze(x @ w + b - y)  # residuals")]}),
     "gradient-residuals-written-into-y": ("test_gradient", {"mse_gradient": [
@@ -79,7 +81,8 @@ WRONG = {
         ("        " + UPDATE[0] + "        " + UPDATE[1],
          "        w = w + learning_rate * grad_w\n        b = b + learning_rate * grad_b\n")]}),
     "batch-updates-w-in-place": ("test_batch_gradient_descent", {"batch_gradient_descent": [
-        ("    w = np.array(w, dtype=float)\n", ""), ("        " + UPDATE[0], "        w -= learning_rate * grad_w\n")]}),
+        ("    w = np.array(w, dtype=float)\n", ""),
+        ("        " + UPDATE[0], "        w -= learning_rate * grad_w\n")]}),
     # stochastic gradient descent
     "sgd-shuffles-once-same-order-every-epoch": ("test_stochastic_gradient_descent", {
         "stochastic_gradient_descent": [

@@ -80,7 +80,8 @@ WRONG = {
     "stable-largest-diagonal-entry": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
         ("np.max(np.linalg.eigvalsh(A))", "np.max(np.diag(A))")]}),
     "stable-adds-jitter-to-A-in-place": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
-        ("    return 2.0 / float(", "    A += 1e-12 * np.eye(len(A))  # jitter, for numerical stability\n    return 2.0 / float(")]}),
+        ("    return 2.0 / float(",
+         "    A += 1e-12 * np.eye(len(A))  # jitter, for numerical stability\n    return 2.0 / float(")]}),
     "stable-returns-a-one-element-array": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
         ("return 2.0 / float(np.max(np.linalg.eigvalsh(A)))", "return 2.0 / np.linalg.eigvalsh(A)[-1:]")]}),
 }
