@@ -71,7 +71,8 @@ WRONG = {
         (LOG_DRAW, "params[name] = 10 ** rng.uniform(np.log10(low), np.log10(high), size=1)"),
         ("params[name] = float(rng.uniform(low, high))", "params[name] = rng.uniform(low, high, size=1)")]}),
     "random-seed-none-means-seed-0": ("test_random_search", {"random_search": [
-        ("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng(0 if seed is None else seed)\n")]}),
+        ("    rng = np.random.default_rng(seed)\n",
+         "    rng = np.random.default_rng(0 if seed is None else seed)\n")]}),
     "random-global-numpy-without-a-seed": ("test_random_search", {"random_search": [
         ("    rng = np.random.default_rng(seed)\n",
          "    rng = np.random.default_rng(seed) if seed is not None else np.random\n")]}),

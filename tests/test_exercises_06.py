@@ -67,7 +67,8 @@ WRONG = {
         ("    return grad / n\n", "    return grad\n")]}),
     "cce-rescales-y-pred-in-place": ("test_categorical_crossentropy", {CCE: [
         ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p",
-         "        q = y_pred\n        q /= np.sum(y_pred, axis=-1, keepdims=True)  # rows that sum to 1\n        log_p")]}),
+         "        q = y_pred\n        q /= np.sum(y_pred, axis=-1, keepdims=True)  # rows that sum to 1\n"
+         "        log_p")]}),
     "cce-smooths-y-true-in-place": ("test_categorical_crossentropy", {CCE: [
         ("    y = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]\n    if from_logits:\n"
          "        shifted",
@@ -75,8 +76,10 @@ WRONG = {
          "        shifted")]}),
     "cce-fails-on-lists": ("test_categorical_crossentropy", {CCE: [
         ("    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)\n"
-         "    y = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]\n    if from_logits:\n        shifted",
-         "    y = y_true * (1 - label_smoothing) + label_smoothing / len(y_true[0])\n    if from_logits:\n        shifted")]}),
+         "    y = y_true * (1 - label_smoothing) + label_smoothing / y_true.shape[-1]\n"
+         "    if from_logits:\n        shifted",
+         "    y = y_true * (1 - label_smoothing) + label_smoothing / len(y_true[0])\n"
+         "    if from_logits:\n        shifted")]}),
     "cce-gradient-ignores-the-upper-clip": ("test_categorical_crossentropy", {CCE: [
         ("        inside = (q >= EPSILON) & (q <= 1 - EPSILON)\n",
          "        inside = q >= EPSILON  # a probability of 1 is fine\n")]}),
