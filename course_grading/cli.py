@@ -10,74 +10,81 @@ from .course import Course, Limits
 HELP = """\
 steps, in order:
   release    regenerate exercises/ from solutions/ (all assignments, or --assignment NAME)
-  collect    copy submissions from a folder or zip (alice_demo.ipynb or alice/demo.ipynb)
-  autograde  grade every new or changed submission, in parallel, sandboxed
+  collect    take submissions from a folder or zip (alice_demo.ipynb, alice/demo.ipynb,
+             alice/01_demo/demo.ipynb)
+  autograde  self-test, then grade every new or changed submission, in parallel, sandboxed
+  written    export written answers to CSV / import the filled-in scores
   feedback   write HTML feedback without hidden tests to grading/feedback/
-  export     write the gradebook to grading/grades.csv
+  export     write grades to grading/grades.csv (one row per learner, one column per assignment)
   report     one line per student and assignment: graded with score, or NOT graded and why
+
+Every command takes --course ROOT (before or after the command name; default: .).
 """
 
 
-def _limits(args) -> Limits:
-    return Limits(cell_timeout=args.cell_timeout, interrupt_grace=args.interrupt_grace,
-                  notebook_budget=args.budget, memory=args.memory, processes=args.processes,
-                  output=args.output, file_size=args.file_size, sandbox=not args.no_sandbox)
-
-
-def _add_limits(p):
-    d = Limits()
-    p.add_argument("--cell-timeout", type=int, default=d.cell_timeout,
-                   help="seconds per cell before it is interrupted (default %(default)s)")
-    p.add_argument("--interrupt-grace", type=float, default=d.interrupt_grace,
-                   help="seconds an interrupted cell has to stop (default %(default)s)")
-    p.add_argument("--budget", type=int, default=d.notebook_budget,
-                   help="seconds per submission in all (default %(default)s)")
-    p.add_argument("--memory", type=int, default=d.memory, help="kernel address-space bytes")
-    p.add_argument("--processes", type=int, default=d.processes, help="processes per sandbox")
-    p.add_argument("--output", type=int, default=d.output, help="output bytes kept per cell")
-    p.add_argument("--file-size", type=int, default=d.file_size, help="largest file written")
-    p.add_argument("--no-sandbox", action="store_true",
-                   help="run kernels without bubblewrap (only for trusted notebooks)")
-
-
 def build_parser() -> argparse.ArgumentParser:
+    course = argparse.ArgumentParser(add_help=False)
+    course.add_argument("--course", type=Path, default=argparse.SUPPRESS,
+                        help="course root holding solutions/ and exercises/ (default: .)")
     parser = argparse.ArgumentParser(prog="python -m course_grading", description=__doc__,
                                      epilog=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", type=Path, default=Path("."),
                         help="course root holding solutions/ and exercises/ (default: .)")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("release", help="regenerate exercises/ from solutions/")
+
+    def command(name, **kw):
+        return sub.add_parser(name, parents=[course], **kw)
+
+    p = command("release", help="regenerate exercises/ from solutions/")
     p.add_argument("--assignment")
     p.add_argument("--check", action="store_true",
                    help="change nothing; fail if exercises/ is not what release would write")
-    p = sub.add_parser("collect", help="copy submissions from a folder or a zip")
+    p = command("collect", help="take submissions from a folder or a zip")
     p.add_argument("source", type=Path)
-    p = sub.add_parser("autograde", help="grade every new or changed submission")
+    p = command("autograde", help="self-test, then grade every new or changed submission")
     p.add_argument("--assignment")
     p.add_argument("--jobs", type=int, default=None, help="parallel graders (default: cores)")
-    p.add_argument("--force", action="store_true", help="grade everything again")
-    _add_limits(p)
-    p = sub.add_parser("feedback", help="HTML feedback without hidden tests")
+    p.add_argument("--force", action="store_true",
+                   help="grade everything again (manual grades of unchanged answers are kept)")
+    Limits.add_arguments(p)
+    p = command("written", help="written answers: export to CSV, import filled-in scores")
+    action = p.add_subparsers(dest="action", required=True)
+    q = action.add_parser("export", parents=[course], help="every written answer to CSV")
+    q.add_argument("--to", type=Path, default=None, help="default: grading/written.csv")
+    q.add_argument("--assignment")
+    q = action.add_parser("import", parents=[course], help="apply the scores of a filled-in CSV")
+    q.add_argument("file", type=Path)
+    p = command("feedback", help="HTML feedback without hidden tests")
     p.add_argument("--assignment")
-    p = sub.add_parser("export", help="grades to CSV")
-    p.add_argument("--to", type=Path, default=None, help="default: grading/grades.csv")
-    sub.add_parser("report", help="graded or not, and why, per student and assignment")
-    p = sub.add_parser("_grade_one", help=argparse.SUPPRESS)
-    p.add_argument("--assignment", required=True)
-    p.add_argument("--student", required=True)
-    p.add_argument("--slot", type=int, default=0)
-    _add_limits(p)
-    p = sub.add_parser("_serve", help=argparse.SUPPRESS)
-    p.add_argument("--slot", type=int, default=0)
-    _add_limits(p)
+    for name, what in (("export", "grades to CSV"), ("report", "graded or not, and why")):
+        p = command(name, help=what)
+        p.add_argument("--due", action="append", metavar="[ASSIGNMENT=]WHEN",
+                       help="due date (ISO, e.g. 2026-12-01T23:59); work handed in later is "
+                            "marked late; repeat for per-assignment dates")
+        if name == "export":
+            p.add_argument("--to", type=Path, default=None, help="default: grading/grades.csv")
+            p.add_argument("--format", choices=["lms", "nbgrader"], default="lms",
+                           help="lms: one row per learner, blank where not graded (default); "
+                                "nbgrader: nbgrader's own export")
+    for name in ("_serve", "_grade_one"):
+        p = command(name, help=argparse.SUPPRESS)
+        p.add_argument("--gdlib", type=Path, default=None)
+        p.add_argument("--run-dir", default=None)
+        p.add_argument("--uids", default=None, help="FIRST,SECOND")
+        Limits.add_arguments(p)
+        if name == "_grade_one":
+            p.add_argument("--assignment", required=True)
+            p.add_argument("--student", required=True)
     return parser
 
 
 def main(argv=None) -> int:
     from . import commands
+    from .collect import CollectError
+    from .written import WrittenError
 
     args = build_parser().parse_args(argv)
-    course = Course(args.course)
+    course = Course(args.course, gdlib=getattr(args, "gdlib", None))
     try:
         if args.command == "release" and args.check:
             problems = commands.release_differences(course, args.assignment)
@@ -89,30 +96,59 @@ def main(argv=None) -> int:
                 print(f"released {name} -> {course.exercises / name}")
         elif args.command == "collect":
             out = commands.collect(course, args.source)
-            print(f"collected {len(out['collected'])} notebook(s)")
-            for p in out["misnamed"]:
-                print(f"MISNAMED {p['file']}: expected a name like {p['expected']}")
+            print(f"collected {len(out['collected'])} notebook(s) from {args.source}")
+            for p in out["problems"]:
+                kept = f"; kept as {p['kept']}" if p.get("kept") else ""
+                print(f"{p['kind'].upper()} {p['file']}: {p.get('detail', '')}{kept}")
         elif args.command == "autograde":
-            done = commands.autograde(course, _limits(args), jobs=args.jobs,
+            done = commands.autograde(course, Limits.from_arguments(args), jobs=args.jobs,
                                       assignment=args.assignment, force=args.force)
             graded = sum(r["status"] == "graded" for r in done)
             print(f"autograded {len(done)} submission(s): {graded} graded, "
                   f"{len(done) - graded} not graded (see `report`)")
+        elif args.command == "written" and args.action == "export":
+            from .written import export_written
+            print(f"written answers written to {export_written(course, args.to, args.assignment)}")
+        elif args.command == "written":
+            from .written import import_written
+            out = import_written(course, args.file)
+            print(f"imported {out['scores']} score(s) and {out['comments']} comment(s)")
         elif args.command == "feedback":
-            made = commands.feedback(course, args.assignment)
-            print(f"feedback for {len(made)} submission(s) in {course.feedback}")
+            out = commands.feedback(course, args.assignment)
+            print(f"feedback for {len(out['made'])} submission(s) in {course.feedback}")
+            for a, s in out["pending"]:
+                print(f"PENDING {s} {a}: written answers are still to be marked; make feedback "
+                      "again once they are")
+            for a, s, why in out["skipped"]:
+                print(f"NO FEEDBACK {s} {a}: {why}")
         elif args.command == "export":
-            print(f"grades written to {commands.export(course, args.to)}")
+            due = commands.parse_due(args.due)
+            print(f"grades written to {commands.export(course, args.to, due, args.format)}")
         elif args.command == "report":
-            text, _ = commands.report(course)
+            text, _ = commands.report(course, commands.parse_due(args.due))
             sys.stdout.write(text)
-        elif args.command == "_grade_one":
-            from .worker import grade_one
-            grade_one(course, args.assignment, args.student, _limits(args), slot=args.slot)
-        elif args.command == "_serve":
-            from .worker import serve
-            serve(course, _limits(args), slot=args.slot)
-    except commands.GradingError as err:
+        elif args.command in ("_serve", "_grade_one"):
+            _grading_process(course, args)
+    except (commands.GradingError, CollectError, WrittenError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _grading_process(course: Course, args) -> None:
+    from .worker import grade_one, serve
+
+    limits = Limits.from_arguments(args)
+    if args.command == "_serve":
+        first, second = (int(u) for u in args.uids.split(","))
+        serve(course, limits, args.run_dir, (first, second))
+        return
+    from .pool import Run
+
+    run = Run(1)
+    try:
+        first, _ = run.uids(0)
+        record = grade_one(course, args.assignment, args.student, limits, run.folder, first)
+        print(record.get("status"), record.get("score", record.get("reason")))
+    finally:
+        run.close()

@@ -1,31 +1,20 @@
 """The instructor's commands, one per step: release, collect, autograde, feedback, export, report."""
 from __future__ import annotations
 
-import contextlib
 import csv
-import difflib
-import json
+import datetime
 import os
-import queue
-import re
-import select
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
-import time
-import zipfile
 from pathlib import Path
 
-from .course import COURSE_ID, Course, Limits, nbgrader_config
+from .collect import CollectError, collect, collect_log  # noqa: F401 - commands re-exports collect
+from .course import Course, Limits, nbgrader_config
+from .results import (GRADED, NOT_GRADED, backup_gradebook, check_gradebook, gradebook,
+                      read_result, restore_gradebook, result_path, serialise_gradebook,
+                      submission_hash, write_result)
+from .sandbox import only_regular_files
 from .tamper import scan_submission
-from .worker import (GRADED, NOT_GRADED, forget_submission, gradebook, read_result,
-                     result_path, serialise_gradebook, submission_hash, write_result)
-
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]*$")
-PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 
 
 class GradingError(RuntimeError):
@@ -118,291 +107,88 @@ def ensure_gradebook(course: Course, assignments: list[str]) -> None:
                 release(course, name, into=Path(tmp))
 
 
-# --- collect --------------------------------------------------------------------------------
-
-def _iter_input(source: Path, workdir: Path):
-    """Yield (relative path, absolute path) of every notebook in a folder or zip."""
-    if source.is_file() and zipfile.is_zipfile(source):
-        with zipfile.ZipFile(source) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                if info.is_dir() or "__MACOSX" in name or ".ipynb_checkpoints" in name:
-                    continue
-                target = (workdir / name).resolve()
-                if not str(target).startswith(str(workdir.resolve()) + os.sep):
-                    continue  # a path escaping the folder: ignore it
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        root = workdir
-    elif source.is_dir():
-        root = source
-    else:
-        raise GradingError(f"{source} is neither a folder nor a zip file")
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if path.is_file() and not any(part.startswith(".") or part == "__MACOSX"
-                                      for part in rel.parts):
-            yield rel, path
-
-
-def _parse_name(rel: Path, index: dict[str, str]):
-    """(student, notebook) from ``alice_demo.ipynb`` or ``alice/demo.ipynb``; notebook None if unknown."""
-    stem = rel.stem if rel.suffix == ".ipynb" else rel.name
-    if rel.suffix == ".ipynb":
-        for nb in sorted(index, key=len, reverse=True):
-            if stem.endswith("_" + nb) and len(stem) > len(nb) + 1:
-                return stem[: -len(nb) - 1], nb
-        if len(rel.parts) >= 2 and stem in index:
-            return rel.parts[-2], stem
-    if "_" in stem:
-        return stem.split("_", 1)[0], None
-    return (rel.parts[-2] if len(rel.parts) >= 2 else None), None
-
-
-def _guess_notebook(rel: Path, student: str | None, index: dict[str, str]) -> str | None:
-    stem = rel.stem.lower()
-    if student and stem.startswith(student.lower() + "_"):
-        stem = stem[len(student) + 1:]
-    if len(index) == 1:
-        return next(iter(index))
-    guess = difflib.get_close_matches(stem, list(index), n=1, cutoff=0.3)
-    return guess[0] if guess else None
-
-
-def collect(course: Course, source: Path) -> dict:
-    """Copy submissions into ``grading/submitted/<student>/<assignment>/<notebook>.ipynb``.
-
-    Files are named ``<student>_<notebook>.ipynb`` (``alice_demo.ipynb``) or
-    ``<student>/<notebook>.ipynb``, anywhere in the folder or zip.  Other files
-    are reported as misnamed, with the name expected, and remembered for the report.
-    """
-    course.ensure_dirs()
-    index = course.notebook_index()
-    collected, problems = [], []
-    with tempfile.TemporaryDirectory(prefix="cg-collect-") as tmp:
-        for rel, path in _iter_input(Path(source), Path(tmp)):
-            student, nb = _parse_name(rel, index)
-            if student is not None and not STUDENT_ID.match(student):
-                student = None
-            if nb is None or student is None:
-                guess = _guess_notebook(rel, student, index)
-                expected = f"{student or '<student>'}_{guess or '<notebook>'}.ipynb"
-                problems.append({"file": str(rel), "student": student,
-                                 "assignment": index.get(guess),
-                                 "reason": "misnamed", "expected": expected})
-                continue
-            dest = course.submitted / student / index[nb] / f"{nb}.ipynb"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-            collected.append({"file": str(rel), "student": student, "assignment": index[nb]})
-    log_path = course.grading / "collect.json"
-    log = json.loads(log_path.read_text()) if log_path.exists() else {"misnamed": []}
-    fresh = {(c["student"], c["assignment"]) for c in collected}
-    kept = [p for p in log["misnamed"] if (p["student"], p["assignment"]) not in fresh
-            and p["file"] not in {q["file"] for q in problems}]
-    log["misnamed"] = kept + problems
-    log_path.write_text(json.dumps(log, indent=1, sort_keys=True))
-    return {"collected": collected, "misnamed": problems}
-
-
 # --- autograde ------------------------------------------------------------------------------
+
+def _folders(path: Path) -> list[str]:
+    """Names of the real folders (never links) in ``path``."""
+    try:
+        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+    except FileNotFoundError:
+        return []
+
 
 def submissions(course: Course, assignment: str | None = None) -> list[tuple[str, str]]:
     """Every (assignment, student) with a folder under ``grading/submitted``."""
     wanted = set(_selected(course, assignment))
-    pairs = []
-    if course.submitted.is_dir():
-        for sdir in sorted(course.submitted.iterdir()):
-            if sdir.is_dir():
-                for adir in sorted(sdir.iterdir()):
-                    if adir.is_dir() and adir.name in wanted:
-                        pairs.append((adir.name, sdir.name))
-    return pairs
-
-
-def _limit_args(limits: Limits) -> list[str]:
-    return [f"--cell-timeout={limits.cell_timeout}", f"--interrupt-grace={limits.interrupt_grace}",
-            f"--budget={limits.notebook_budget}", f"--memory={limits.memory}",
-            f"--processes={limits.processes}", f"--output={limits.output}",
-            f"--file-size={limits.file_size}"] + ([] if limits.sandbox else ["--no-sandbox"])
+    return [(a, s) for s in _folders(course.submitted) if not s.startswith(".")
+            for a in _folders(course.submitted / s) if a in wanted]
 
 
 def _not_graded(course: Course, assignment: str, student: str, reason: str, **extra) -> dict:
+    folder = course.submitted / student / assignment
     record = {"assignment": assignment, "student": student, "status": NOT_GRADED, "reason": reason,
-              "submission_hash": submission_hash(course.submitted / student / assignment), **extra}
+              "submission_hash": submission_hash(folder) if folder.exists() else None, **extra}
     write_result(course, assignment, student, record)
     return record
 
 
-class _Worker:
-    """One long-lived grading process (``_serve``) of one slot, and the pipe to it.
+def grade_submissions(course: Course, limits: Limits, pairs: list[tuple[str, str]],
+                      jobs: int) -> dict[tuple[str, str], dict]:
+    """Grade ``pairs`` (assignment, student) in parallel; return every submission's record."""
+    from .pool import grade_all
+    from .worker import forget_submission
 
-    The process imports nbgrader once and grades the submissions sent to it one at
-    a time, each with new sandboxed kernels; it is told the next submission as it
-    begins one, so it can start that one's kernel early.  A submission's budget runs
-    from its "begin"; a process that outlives it, or dies, is killed (with its
-    kernels) and the caller starts a new one for the submissions still to grade.
-    """
+    if not pairs:
+        return {}
+    for a, s in pairs:
+        result_path(course, a, s).unlink(missing_ok=True)
 
-    STARTUP_TIMEOUT = 120
+    def on_result(pair, outcome, worker) -> dict:
+        assignment, student = pair
+        if outcome == "timeout":
+            forget_submission(course, assignment, student)
+            shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
+            return _not_graded(course, assignment, student,
+                               f"timeout: the submission ran past its budget of "
+                               f"{limits.notebook_budget} s")
+        record = read_result(course, assignment, student)
+        if record is None:
+            code = worker.proc.poll()
+            if outcome == "not started":
+                reason = (f"grading error: the grading process did not start (exit code {code}; "
+                          f"see {course.grading / 'logs'})")
+            else:
+                reason = (f"grading error: the grading process exited with code {code} "
+                          f"(see {worker.log_path(pair)})")
+            record = _not_graded(course, assignment, student, reason, retry=True)
+        return record
 
-    def __init__(self, course: Course, limits: Limits, slot: int):
-        cmd = [sys.executable, "-m", "course_grading", "--course", str(course.root), "_serve",
-               f"--slot={slot}"] + _limit_args(limits)
-        env = dict(os.environ,
-                   PYTHONPATH=PACKAGE_PARENT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-        self.course = course
-        logs = course.grading / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        with open(logs / f"worker{slot}.log", "ab") as log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=log, env=env, cwd=PACKAGE_PARENT,
-                                         start_new_session=True)
-        self._buffer = b""
-        self.ready = self._readline(time.monotonic() + self.STARTUP_TIMEOUT) is not None
-
-    def _readline(self, deadline: float) -> dict | None:
-        """The next answer of the process; None if it died or the deadline passed."""
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
-
-    def log_path(self, pair: tuple[str, str]) -> Path:
-        return self.course.grading / "logs" / pair[0] / f"{pair[1]}.log"
-
-    def send(self, message: dict | tuple[str, str]) -> bool:
-        if isinstance(message, tuple):
-            log = self.log_path(message)
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_bytes(b"")
-            message = {"assignment": message[0], "student": message[1], "log": str(log)}
-        try:
-            self.proc.stdin.write((json.dumps(message) + "\n").encode())
-            self.proc.stdin.flush()
-            return True
-        except OSError:
-            return False
-
-    def grade(self, pair: tuple[str, str], budget: float, after) -> str:
-        """Wait for the submission ``pair`` (already sent): 'done', 'timeout' or 'died'.
-
-        ``after()`` is called when it begins and returns the next submission to send
-        (or None).
-        """
-        answer = self._readline(time.monotonic() + self.STARTUP_TIMEOUT)
-        if answer is None or answer.get("begin") != list(pair):
-            return self._ended()
-        following = after()
-        if not self.send(following if following is not None else {"next": None}):
-            return self._ended()
-        answer = self._readline(time.monotonic() + budget)
-        if answer is not None and answer.get("done") == list(pair):
-            return "done"
-        return self._ended()
-
-    def _ended(self) -> str:
-        died = self.proc.poll() is not None
-        self.kill()
-        return "died" if died else "timeout"
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-
-def _record_after(course: Course, pair: tuple[str, str], outcome: str, worker: _Worker,
-                  limits: Limits) -> dict:
-    """The result record of a submission its worker finished, or the reason it did not."""
-    assignment, student = pair
-    if outcome == "timeout":
-        forget_submission(course, assignment, student)
-        shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
-        return _not_graded(course, assignment, student,
-                           f"timeout: the submission ran past its budget of "
-                           f"{limits.notebook_budget} s")
-    record = read_result(course, assignment, student)
-    if record is None:
-        record = _not_graded(course, assignment, student,
-                             f"grading error: the grading process exited with code "
-                             f"{worker.proc.poll()} (see {worker.log_path(pair)})", retry=True)
-    return record
-
-
-def _grade_slot(course: Course, limits: Limits, slot: int, tasks: queue.Queue,
-                done: dict) -> None:
-    """Grade submissions from ``tasks`` with one grading process, replaced when it dies."""
-    def take():
-        try:
-            return tasks.get_nowait()
-        except queue.Empty:
-            return None
-
-    worker, pair = None, take()
-    try:
-        while pair is not None:
-            if worker is None:
-                worker = _Worker(course, limits, slot)
-                if not worker.ready:
-                    code = worker.proc.poll()
-                    worker.kill()
-                    worker = None
-                    done[pair] = _not_graded(
-                        course, *pair, f"grading error: the grading process did not start "
-                        f"(exit code {code}; see {course.grading / 'logs' / f'worker{slot}.log'})",
-                        retry=True)
-                    pair = take()
-                    continue
-                worker.send(pair)
-            sent = []
-
-            def after():
-                sent.append(take())
-                return sent[0]
-
-            outcome = worker.grade(pair, limits.notebook_budget, after)
-            done[pair] = _record_after(course, pair, outcome, worker, limits)
-            following = sent[0] if sent else None
-            if outcome != "done":
-                worker = None  # killed: the submission sent ahead goes to a new process
-                if following is None:
-                    following = take()
-            elif following is None:
-                following = take()
-                if following is not None:
-                    worker.send(following)
-            pair = following
-    finally:
-        if worker is not None:
-            worker.close()
+    done, errors = grade_all(course, limits, pairs, max(1, min(jobs, len(pairs))), on_result)
+    for pair in pairs:
+        if pair not in done:
+            done[pair] = read_result(course, *pair) or _not_graded(
+                course, *pair, "grading error: " + (errors[-1].strip().splitlines()[-1][:200]
+                                                    if errors else "not reached"), retry=True)
+    return done
 
 
 def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None = None,
-              assignment: str | None = None, force: bool = False) -> list[dict]:
+              assignment: str | None = None, force: bool = False,
+              self_test: bool = True) -> list[dict]:
     """Autograde every submission not yet graded in its current form, ``jobs`` at a time.
 
-    A submission whose record exists and whose files are unchanged is skipped,
-    so running again after an interruption grades only what is left;
-    ``force`` grades everything again.  Never stops on a bad submission.
+    First the self-test (:mod:`course_grading.selftest`): each assignment to
+    grade has its solution graded in this environment, and anything short of full
+    marks stops the run. The gradebook is backed up before the run and checked
+    after it (a damaged gradebook is restored from the backup). A submission
+    whose record exists and whose files are unchanged is skipped, so running
+    again after an interruption grades only what is left; ``force`` grades
+    everything again (manual grades are kept where the answer is unchanged).
+    Never stops on a bad submission.
     """
+    from .selftest import SelfTestFailed
+    from .selftest import self_test as run_self_test
+
     limits = limits or Limits()
     if limits.sandbox:
         from .sandbox import bwrap_available
@@ -411,106 +197,175 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
                                "or pass --no-sandbox only if you trust every submission")
     course.ensure_dirs()
     pairs = submissions(course, assignment)
-    ensure_gradebook(course, sorted({a for a, _ in pairs}))
     todo = []
     for a, s in pairs:
         old = read_result(course, a, s)
         if force or old is None or old.get("retry") or old.get("submission_hash") != submission_hash(
                 course.submitted / s / a):
-            result_path(course, a, s).unlink(missing_ok=True)
             todo.append((a, s))
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    tasks: queue.Queue[tuple[str, str]] = queue.Queue()
-    for pair in todo:
-        tasks.put(pair)
-    done: dict[tuple[str, str], dict] = {}
-
-    errors: list[str] = []
-
-    def run(slot: int) -> None:
-        try:
-            _grade_slot(course, limits, slot, tasks, done)
-        except Exception:  # noqa: BLE001 - the other slots go on; its submissions are marked
-            import traceback
-            errors.append(traceback.format_exc())
-
-    # the threads start the processes, which die with the thread that started them (and with
-    # this process: daemon threads, so an interrupted run stops at once and resumes later)
-    threads = [threading.Thread(target=run, args=(k,), name=f"grader-{k}", daemon=True)
-               for k in range(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for pair in todo:
-        if pair not in done:
-            done[pair] = read_result(course, *pair) or _not_graded(
-                course, *pair, "grading error: " + (errors[-1].strip().splitlines()[-1][:200]
-                                                    if errors else "not reached"), retry=True)
+    if not todo:
+        return []
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    ensure_gradebook(course, sorted({a for a, _ in pairs}))
+    try:
+        backup = backup_gradebook(course)
+    except RuntimeError as err:
+        raise GradingError(str(err)) from None
+    try:
+        if self_test:
+            try:
+                run_self_test(course, limits, sorted({a for a, _ in todo}), jobs, grade_submissions)
+            except SelfTestFailed as err:
+                raise GradingError(str(err)) from None
+        done = grade_submissions(course, limits, todo, jobs)
+    finally:
+        problem = check_gradebook(course.gradebook)
+        if problem and backup is not None:
+            restore_gradebook(course, backup)
+            raise GradingError(f"the gradebook was damaged during grading ({problem}); it was "
+                               f"restored from {backup} (the damaged file is kept beside it)")
     return [done[pair] for pair in todo]
 
 
-# --- feedback, export -------------------------------------------------------------------------
+# --- feedback -------------------------------------------------------------------------------
 
-def feedback(course: Course, assignment: str | None = None) -> list[tuple[str, str]]:
-    """HTML feedback for every graded submission, hidden tests removed."""
-    api = _api(course)
-    made = []
+def _feedback_config(course: Course):
+    cfg = nbgrader_config(course)
+    cfg.GenerateFeedback.preprocessors = [
+        "course_grading.feedback.GetGradesAndMarking",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "course_grading.feedback.NameParts",
+    ]
+    cfg.HTMLExporter.template_name = "cg_feedback"
+    cfg.HTMLExporter.extra_template_basedirs = [str(Path(__file__).resolve().parent / "templates")]
+    return cfg
+
+
+def feedback(course: Course, assignment: str | None = None) -> dict:
+    """HTML feedback for every graded submission, hidden tests removed.
+
+    One learner's folder never stops the others: a submission that cannot get
+    feedback (not graded, an unsafe file in its folder, an error) is listed with
+    the reason. Returns ``{"made": [(assignment, student)], "skipped": [(a, s, why)],
+    "pending": [(a, s)]}`` (pending: written answers still to be marked).
+    """
+    from .feedback import install_mathjax
+
+    api = _api(course, _feedback_config(course))
+    made, skipped, pending = [], [], []
+    install_mathjax(course.feedback)
     for a, s in submissions(course, assignment):
-        if not (course.autograded / s / a).exists():
+        record = read_result(course, a, s)
+        folder = course.autograded / s / a
+        if record is None or record.get("status") != GRADED:
+            skipped.append((a, s, "not graded: " + (record or {}).get("reason", "not autograded yet")))
             continue
-        out = api.generate_feedback(a, s, force=True)
+        problem = only_regular_files(folder)
+        if problem:
+            skipped.append((a, s, f"unsafe file in the autograded folder: {problem}"))
+            continue
+        out = _generate_feedback(course, api, a, s)
         if not out["success"]:
-            raise GradingError(f"generate_feedback {a} {s} failed:\n{out.get('log', '')}")
+            error = (out.get("error") or out.get("log") or "").strip().splitlines()
+            skipped.append((a, s, f"nbgrader could not make it ({error[-1][:200] if error else '?'})"))
+            continue
         made.append((a, s))
-    return made
+        if _manual_pending(course, a, s):
+            pending.append((a, s))
+    return {"made": made, "skipped": skipped, "pending": pending}
 
 
-def export(course: Course, to: Path | None = None) -> Path:
-    """nbgrader's CSV export of the gradebook (one row per student and assignment)."""
-    from nbgrader.plugins import CsvExportPlugin
+def _generate_feedback(course: Course, api, assignment: str, student: str) -> dict:
+    """nbgrader's GenerateFeedback for each notebook of the assignment (and nothing else in the
+    folder), with our template; never raises."""
+    from nbgrader.converters import GenerateFeedback
+    from nbgrader.utils import capture_log, temp_attrs
 
-    to = Path(to) if to else course.grading / "grades.csv"
-    to.parent.mkdir(parents=True, exist_ok=True)
-    course.ensure_dirs()
+    for notebook in course.notebooks(assignment):
+        try:
+            with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student,
+                            notebook_id=notebook):
+                app = GenerateFeedback(coursedir=api.coursedir, parent=api)
+                app.force = True
+                out = capture_log(app)
+        except Exception as err:  # noqa: BLE001 - one learner never stops the others
+            out = {"success": False, "error": f"{type(err).__name__}: {err}"}
+        if not out["success"]:
+            return out
+    return {"success": True}
+
+
+def _manual_pending(course: Course, assignment: str, student: str) -> bool:
+    from nbgrader.api import MissingEntry
+
     with gradebook(course) as gb:
-        CsvExportPlugin(to=str(to)).export(gb)
-    return to
+        try:
+            return bool(gb.find_submission(assignment, student).needs_manual_grade)
+        except MissingEntry:
+            return False
 
 
-# --- report ---------------------------------------------------------------------------------
+# --- report and export ----------------------------------------------------------------------
 
 def _students(course: Course) -> list[str]:
-    names = set()
-    roster = course.root / "roster.txt"
-    for path in (roster, course.grading / "roster.txt"):
-        if path.exists():
-            names |= {line.strip() for line in path.read_text().splitlines()
-                      if line.strip() and not line.startswith("#")}
-    if course.submitted.is_dir():
-        names |= {p.name for p in course.submitted.iterdir() if p.is_dir()}
-    log_path = course.grading / "collect.json"
-    if log_path.exists():
-        names |= {p["student"] for p in json.loads(log_path.read_text())["misnamed"] if p["student"]}
+    from .collect import _roster
+
+    names = set(_roster(course)) | {s for s in _folders(course.submitted) if not s.startswith(".")}
+    names |= {p["student"] for p in collect_log(course)["problems"] if p.get("student")}
     return sorted(names)
 
 
-def _flags(course: Course, assignment: str, folder: Path) -> str:
-    """What the learner's own cells do to the hidden tests' footing ('' if nothing); never raises."""
+def _flags(course: Course, assignment: str, folder: Path, record: dict) -> str:
+    """What the learner's own cells did to the hidden tests' footing ('' if nothing); never raises."""
+    found = list(record.get("tampering") or [])
     try:
-        return "; ".join(scan_submission(folder, course.exercises / assignment))
+        found += [f for f in scan_submission(folder, course.exercises / assignment) if f not in found]
     except Exception as err:  # noqa: BLE001 - a flag, never a reason not to report the grade
-        return f"could not scan the submission ({type(err).__name__})"
+        found.append(f"could not scan the submission ({type(err).__name__})")
+    return "; ".join(found)
 
 
-def report_rows(course: Course) -> list[dict]:
+def parse_due(values: list[str] | None) -> dict[str | None, datetime.datetime]:
+    """``["2026-12-01T23:59"]`` or ``["04_optimizers=2026-12-01 23:59+01:00"]`` -> due dates.
+
+    The key None holds the due date of every assignment not named. A time
+    without a zone is local time.
+    """
+    due = {}
+    for value in values or []:
+        name, _, when = value.rpartition("=") if "=" in value else (None, "", value)
+        try:
+            moment = datetime.datetime.fromisoformat(when.strip())
+        except ValueError:
+            raise GradingError(f"--due {value!r}: expected an ISO date and time such as "
+                               "2026-12-01T23:59 (optionally ASSIGNMENT=...)") from None
+        due[name or None] = moment if moment.tzinfo else moment.astimezone()
+    return due
+
+
+def _lateness(course: Course, assignment: str, student: str, due) -> str:
+    limit = due.get(assignment, due.get(None))
+    entry = collect_log(course)["submissions"].get(f"{assignment}/{student}")
+    if limit is None or not entry or not entry.get("time"):
+        return ""
+    handed = datetime.datetime.fromisoformat(entry["time"])
+    if handed <= limit:
+        return ""
+    late = handed - limit
+    hours = late.total_seconds() / 3600
+    return f"late by {hours:.1f} h" if hours < 48 else f"late by {late.days} days"
+
+
+def report_rows(course: Course, due=None) -> list[dict]:
     """One row per student and assignment: graded with its score, or not graded and why.
 
-    A graded row's ``flagged`` says what in the learner's own cells tampers with
-    what hidden tests rely on (see :mod:`course_grading.tamper`); '' if nothing.
+    A graded row's ``flagged`` says what in the learner's own code tampered with
+    what hidden tests rely on ('' if nothing); ``late`` says how late it came,
+    given due dates (:func:`parse_due`).
     """
-    log_path = course.grading / "collect.json"
-    misnamed = json.loads(log_path.read_text())["misnamed"] if log_path.exists() else []
+    due = due or {}
+    problems = collect_log(course)["problems"]
     current = {}
     if course.gradebook.exists():
         with gradebook(course) as gb:
@@ -524,11 +379,16 @@ def report_rows(course: Course) -> list[dict]:
             row = {"student": student, "assignment": a}
             folder = course.submitted / student / a
             rec = read_result(course, a, student)
-            bad = [m for m in misnamed if m["student"] == student and m["assignment"] == a]
-            if not folder.exists():
-                if bad:
-                    row.update(status=NOT_GRADED, reason=f"misnamed: got {bad[0]['file']!r}, "
-                                                         f"expected {bad[0]['expected']!r}")
+            mine = [p for p in problems if p.get("student") == student]
+            clash = [p for p in mine if p["kind"] == "clash" and p.get("assignment") == a]
+            misnamed = [p for p in mine if p["kind"] in ("misnamed", "conflict")
+                        and p.get("assignment") in (a, None)]
+            if clash:
+                row.update(status=NOT_GRADED, reason=f"clash: {clash[0]['detail']}")
+            elif not folder.is_dir() or folder.is_symlink():
+                if misnamed:
+                    row.update(status=NOT_GRADED,
+                               reason=f"misnamed: {misnamed[0]['file']} ({misnamed[0]['detail']})")
                 else:
                     row.update(status=NOT_GRADED, reason="missing: no submission")
             elif rec is None or rec.get("submission_hash") != submission_hash(folder):
@@ -539,19 +399,23 @@ def report_rows(course: Course) -> list[dict]:
                 note = []
                 if manual:
                     note.append("written answers await manual grading")
+                if rec.get("remark"):
+                    note.append(f"written answers changed since marked: {', '.join(rec['remark'])}")
                 if rec.get("cell_timeouts"):
                     note.append(f"{rec['cell_timeouts']} cell(s) timed out")
                 row.update(status=GRADED, score=score, max_score=max_score, reason="; ".join(note),
-                           flagged=_flags(course, a, folder))
+                           flagged=_flags(course, a, folder, rec), manual_pending=bool(manual))
             else:
                 row.update(status=NOT_GRADED, reason=rec["reason"])
+            if folder.is_dir():
+                row["late"] = _lateness(course, a, student, due)
             rows.append(row)
     return rows
 
 
-def report(course: Course) -> tuple[str, list[dict]]:
+def report(course: Course, due=None) -> tuple[str, list[dict]]:
     """Write ``grading/report.txt`` and ``grading/report.csv``; return the text and the rows."""
-    rows = report_rows(course)
+    rows = report_rows(course, due)
     course.ensure_dirs()
     width = max([len(r["student"]) for r in rows] + [7])
     awidth = max([len(r["assignment"]) for r in rows] + [10])
@@ -565,13 +429,69 @@ def report(course: Course) -> tuple[str, list[dict]]:
                 outcome += f" — FLAGGED for review: {r['flagged']}"
         else:
             outcome = f"NOT graded: {r['reason']}"
+        if r.get("late"):
+            outcome += f" — LATE ({r['late']})"
         lines.append(f"{r['student']:<{width}}  {r['assignment']:<{awidth}}  {outcome}")
+    problems = [p for p in collect_log(course)["problems"] if p["kind"] in ("unattributed", "rejected")]
+    if problems:
+        lines.append("")
+        lines.append("files collect could not give to anyone (kept under grading/unattributed/):")
+        lines += [f"  {p['file']}: {p['kind']}, {p.get('detail', '')}"
+                  + (f" -> {p['kept']}" if p.get("kept") else "") for p in problems]
     text = "\n".join(lines) + "\n"
     (course.grading / "report.txt").write_text(text)
     with open(course.grading / "report.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, ["student", "assignment", "status", "score", "max_score",
-                                     "reason", "flagged"])
+                                     "reason", "flagged", "late"])
         writer.writeheader()
         for r in rows:
             writer.writerow({k: r.get(k, "") for k in writer.fieldnames})
     return text, rows
+
+
+def export(course: Course, to: Path | None = None, due=None, fmt: str = "lms") -> Path:
+    """Grades to CSV.
+
+    ``fmt="lms"`` (default): one row per learner, one column per assignment with
+    the score, blank (never 0) where nothing was handed in or nothing could be
+    graded, and beside it a column with the reason (or "late by ...", or
+    "written answers await manual grading"). ``fmt="nbgrader"``: nbgrader's own
+    export (one row per learner and assignment).
+    """
+    to = Path(to) if to else course.grading / ("grades.csv" if fmt == "lms" else "nbgrader.csv")
+    to.parent.mkdir(parents=True, exist_ok=True)
+    course.ensure_dirs()
+    if fmt == "nbgrader":
+        from nbgrader.plugins import CsvExportPlugin
+
+        with gradebook(course) as gb:
+            CsvExportPlugin(to=str(to)).export(gb)
+        return to
+    if fmt != "lms":
+        raise GradingError(f"unknown export format {fmt!r}: lms or nbgrader")
+    rows = report_rows(course, due)
+    assignments = course.assignments()
+    header = ["student"]
+    for a in assignments:
+        header += [a, f"{a} note"]
+    by_student: dict[str, dict] = {}
+    for r in rows:
+        line = by_student.setdefault(r["student"], {"student": r["student"]})
+        if r["status"] == GRADED:
+            line[r["assignment"]] = f"{r['score']:g}"
+            note = [r["reason"]] if r["reason"] else []
+        else:
+            line[r["assignment"]] = ""
+            note = [r["reason"]]
+        if r.get("late"):
+            note.append(r["late"])
+        if r.get("flagged"):
+            note.append("flagged for review")
+        line[f"{r['assignment']} note"] = "; ".join(note)
+    with open(to, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, header)
+        writer.writeheader()
+        for student in sorted(by_student):
+            writer.writerow({k: by_student[student].get(k, "") for k in header})
+    return to
+

@@ -8,6 +8,7 @@ same function, so ``nbgrader validate`` and friends agree with these commands.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 from pathlib import Path
 
@@ -16,29 +17,77 @@ from traitlets.config import Config
 COURSE_ID = "gradient-descent-course"
 
 
+def _limit(default, help):
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """What one learner's notebook may use while it is autograded.
+    """What one learner's notebook may use while it is autograded: the one place limits live.
 
-    cell_timeout: seconds a cell may run before it is interrupted; a cell that
-        ignores the interrupt for ``interrupt_grace`` more seconds ends the notebook.
-    notebook_budget: seconds for the whole submission (all its notebooks), after
-        which its grading process is killed.
-    memory: bytes of address space for the kernel (RLIMIT_AS).
-    processes: processes and threads the sandbox user may have (RLIMIT_NPROC).
-    output: bytes of output kept per cell; the rest is dropped.
-    file_size: largest file the kernel may write (RLIMIT_FSIZE).
-    sandbox: run the kernel inside bubblewrap (``bwrap``); False only for debugging.
+    Each field is also an ``autograde`` option (``cell_timeout`` is
+    ``--cell-timeout``; ``sandbox`` is ``--no-sandbox``), passed on to the grading
+    processes (:meth:`to_arguments`) and to nbgrader and the kernel manager
+    (:meth:`configure`).
     """
 
-    cell_timeout: int = 120
-    interrupt_grace: float = 3.0
-    notebook_budget: int = 900
-    memory: int = 3 * 2**30
-    processes: int = 256
-    output: int = 1_000_000
-    file_size: int = 64 * 2**20
-    sandbox: bool = True
+    cell_timeout: int = _limit(120, "seconds a cell may run before it is interrupted")
+    interrupt_grace: float = _limit(3.0, "seconds an interrupted cell has to stop before its "
+                                         "kernel is killed")
+    notebook_budget: int = _limit(900, "seconds for a whole submission, after which its grading "
+                                       "process is killed")
+    memory: int = _limit(3 * 2**30, "bytes of address space of the kernel (RLIMIT_AS)")
+    processes: int = _limit(256, "processes and threads of the sandbox user (RLIMIT_NPROC)")
+    output: int = _limit(1_000_000, "bytes of output kept per cell (streams, displays, updates, "
+                                    "errors, widget messages)")
+    file_size: int = _limit(64 * 2**20, "largest file the kernel may write (RLIMIT_FSIZE)")
+    disk: int = _limit(256 * 2**20, "bytes the kernel may store in all (its /tmp and working "
+                                    "folder, a tmpfs in RAM: a kernel holds at most memory + disk)")
+    sandbox: bool = _limit(True, "run the kernel inside bubblewrap; --no-sandbox only for "
+                                 "notebooks you trust")
+
+    @staticmethod
+    def _flag(field: dataclasses.Field) -> str:
+        return "--no-sandbox" if field.name == "sandbox" else "--" + field.name.replace("_", "-")
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Add one option per limit to an ``argparse`` parser."""
+        for f in dataclasses.fields(cls):
+            if f.type in (bool, "bool"):
+                parser.add_argument(cls._flag(f), dest=f.name, action="store_false",
+                                    help=f.metadata["help"])
+            else:
+                kind = type(f.default)
+                parser.add_argument(cls._flag(f), dest=f.name, type=kind, default=f.default,
+                                    metavar=kind.__name__.upper(),
+                                    help=f"{f.metadata['help']} (default %(default)s)")
+
+    @classmethod
+    def from_arguments(cls, namespace) -> "Limits":
+        return cls(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(cls)})
+
+    def to_arguments(self) -> list[str]:
+        """The options that give these limits to another ``python -m course_grading`` process."""
+        out = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "sandbox":
+                out += [] if value else [self._flag(f)]
+            else:
+                out.append(f"{self._flag(f)}={value}")
+        return out
+
+    def configure(self, cfg) -> None:
+        """Put these limits into a traitlets config for nbgrader and the sandboxed kernels."""
+        cfg.Execute.timeout = self.cell_timeout
+        cfg.GuardedExecute.interrupt_grace = self.interrupt_grace
+        cfg.GuardedExecute.max_output_bytes = self.output
+        cfg.SandboxedKernelManager.sandbox = self.sandbox
+        cfg.SandboxedKernelManager.memory_limit = self.memory
+        cfg.SandboxedKernelManager.process_limit = self.processes
+        cfg.SandboxedKernelManager.file_size_limit = self.file_size
+        cfg.SandboxedKernelManager.disk_limit = self.disk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,9 +95,26 @@ class Course:
     """The course folder: ``solutions/``, ``exercises/`` and the git-ignored ``grading/``."""
 
     root: Path
+    gdlib: Path | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root).resolve())
+        if self.gdlib is not None:
+            object.__setattr__(self, "gdlib", Path(self.gdlib).resolve())
+
+    @property
+    def library(self) -> Path:
+        """The gdlib package the learners' kernels import: this course's own ``gdlib/``, else
+        (for a course folder without one) the gdlib this Python has installed."""
+        if self.gdlib is not None:
+            return self.gdlib
+        own = self.root / "gdlib"
+        if (own / "__init__.py").is_file():
+            return own
+        spec = importlib.util.find_spec("gdlib")
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError(f"{self.root} has no gdlib/ and gdlib is not installed")
+        return Path(list(spec.submodule_search_locations)[0]).resolve()
 
     @property
     def solutions(self) -> Path:

@@ -1,73 +1,157 @@
 """nbgrader's ``Execute`` with the limits learner code cannot talk its way out of.
 
+* The kernel is the guard kernel (:mod:`course_grading.guard_kernel`) in a
+  sandbox (:mod:`course_grading.sandbox`). Every execute request says which cell
+  it is; autograded test cells are marked so the guard runs them on restored
+  ground. Each test cell's reply must carry the guard's verdict with a valid
+  attestation; the verdicts, what the guard found, and the test cells that came
+  back without a verdict are written to ``report_path`` (JSON) for the grader.
 * A cell past its timeout is interrupted, as nbgrader does; if it has not
   stopped ``interrupt_grace`` seconds later (code that swallows
   ``KeyboardInterrupt``), the kernel is killed and the notebook ends with
   :class:`InterruptIgnored` instead of waiting out the timeout in every
   remaining cell.
-* Output beyond ``max_output_bytes`` per cell is dropped as it arrives, so a
-  print loop cannot fill the grader's memory.
-* A kernel started ahead of time for this submission's folder (see
-  :func:`course_grading.worker._Grader.prestart`) is used instead of starting one,
-  once: it was started in its own sandbox, for this folder only.
+* Every message a cell sends (streams, displays, display updates, errors, widget
+  comms) counts against ``max_output_bytes`` per cell; the rest is dropped as it
+  arrives, and error text from the kernel's reply is cut short, so neither the
+  notebook nor the grader's memory can be flooded.
+* A kernel started ahead of time for this submission (``kernel_source``) is used
+  instead of starting one: it was started in its own sandbox, for it only.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import os
 from queue import Empty
 
+from jupyter_core.utils import run_sync
 from nbclient.util import ensure_async
 from nbformat import NotebookNode
-from traitlets import Float, Integer
+from traitlets import Any, Float, Integer, Unicode
 
 from nbgrader.preprocessors import Execute
 
+from .guard_kernel import sign
 
-# realpath of a submission's autograded folder -> a kernel manager whose sandboxed kernel was
-# started for that folder and nothing else; taken (once) by the first notebook executed there
-PRESTARTED: dict = {}
-# the sandbox user of the submission being graded, for kernels started the usual way
-CURRENT = {"uid": None}
+MAX_ERROR_TEXT = 2000
 
 
 class InterruptIgnored(Exception):
     """A cell ran past its timeout and did not stop when interrupted."""
 
 
+class KernelStartError(Exception):
+    """The kernel could not be started: a fault of the grading environment, not of the learner."""
+
+
+def is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def cell_label(cell, index: int) -> str:
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell {grade_id}" if isinstance(grade_id, str) else f"code cell {index + 1}"
+
+
+def _short(text, limit=MAX_ERROR_TEXT) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} characters cut]"
+
+
 class GuardedExecute(Execute):
     interrupt_grace = Float(3.0).tag(config=True)
     max_output_bytes = Integer(1_000_000).tag(config=True)
-
-    _output_bytes: dict
+    report_path = Unicode("", help="where to write the guard's verdicts (JSON)").tag(config=True)
+    kernel_source = Any(None, allow_none=True,
+                        help="an object whose take((assignment, student), kernel_name) returns "
+                             "a kernel manager started for that submission, or None").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         from .sandbox import SandboxedKernelManager
 
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(*args, **kwargs)
+        self.store_widget_state = False
+
+    # --- the run, and what it reports ---------------------------------------------------------
+
+    def preprocess(self, nb, resources=None, retry=None):
+        self._output_bytes: dict[int, int] = {}
+        self._report = {"verdicts": [], "unattested": [], "findings": [], "dropped_output": []}
+        try:
+            return super().preprocess(nb, resources, retry)
+        finally:
+            if self.report_path:
+                name = (resources or {}).get("nbgrader", {}).get("notebook", "notebook")
+                path = os.path.join(self.report_path, f"{name}.json")
+                with open(path, "w") as fh:
+                    json.dump(self._report, fh)
 
     def create_kernel_manager(self):
-        from .sandbox import hand_over
-
-        path = os.path.realpath((self.resources or {}).get("metadata", {}).get("path") or os.getcwd())
-        km = PRESTARTED.pop(path, None)
-        wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name")
+        wanted = self.kernel_name or self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        info = (self.resources or {}).get("nbgrader", {})
+        submission = (info.get("assignment"), info.get("student"))
+        km = self.kernel_source.take(submission, wanted) if self.kernel_source is not None else None
         if km is not None:
-            process = getattr(km.provisioner, "process", None)
-            alive = process is not None and process.poll() is None
-            if alive and (not wanted or km.kernel_name == wanted):
-                if km.sandbox:
-                    hand_over(path, km.sandbox_uid)  # the notebook nbgrader has written since
-                self.log.info("Using the kernel started ahead in its own sandbox for %s", path)
-                self.km = km
-                return km
-            self.log.warning("The kernel started ahead for %s is gone; starting another", path)
-            discard(km)
-        km = super().create_kernel_manager()
-        if CURRENT["uid"] is not None:
-            km.sandbox_uid = CURRENT["uid"]
-        return km
+            self.log.info("Using the kernel started ahead in its own sandbox")
+            self.km = km
+            return km
+        return super().create_kernel_manager()
+
+    async def async_start_new_kernel_client(self):
+        try:
+            return await super().async_start_new_kernel_client()
+        except Exception as err:  # noqa: BLE001 - any failure to start is the environment's
+            raise KernelStartError(f"the kernel could not start: {type(err).__name__}: "
+                                   f"{_short(err, 300)}") from err
+
+    async def async_start_new_kernel(self, **kwargs):
+        try:
+            return await super().async_start_new_kernel(**kwargs)
+        except Exception as err:  # noqa: BLE001
+            raise KernelStartError(f"the kernel could not start: {type(err).__name__}: "
+                                   f"{_short(err, 300)}") from err
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if self.kc is not None:
+            self.kc.cell_metadata = {"label": cell_label(cell, cell_index),
+                                     "test": is_test_cell(cell)}
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+    execute_cell = run_sync(async_execute_cell)  # nbclient binds its own at class creation
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        cell, reply = kwargs["cell"], kwargs["execute_reply"]
+        for output in cell.outputs:  # error text from the reply is not counted as output
+            if output.get("output_type") == "error":
+                output.evalue = _short(output.get("evalue", ""))
+                output.traceback = [_short(line) for line in output.get("traceback", [])[:20]]
+        if not is_test_cell(cell):
+            return
+        label = cell_label(cell, kwargs["cell_index"])
+        verdict = reply.get("content", {}).get("cg_guard")
+        token = getattr(self.km, "token", b"")
+        if not (isinstance(verdict, dict) and token and verdict.get("cell") == label
+                and isinstance(verdict.get("mac"), str)
+                and hmac.compare_digest(verdict["mac"], sign(token, verdict))):
+            self._report["unattested"].append(label)
+            return
+        self._report["verdicts"].append({k: verdict.get(k) for k in (
+            "cell", "passed", "ename", "evalue", "tampered_before", "tampered_during",
+            "gdlib_error")})
+        self._report["findings"] = list(verdict.get("findings") or [])
+        if not verdict["passed"] and not any(o.get("output_type") == "error" for o in cell.outputs):
+            # the guard's own error output did not arrive (dropped as output past the cap)
+            cell.outputs.append(NotebookNode(
+                output_type="error", ename=verdict.get("ename") or "Error",
+                evalue=_short(verdict.get("evalue") or ""),
+                traceback=[f"{verdict.get('ename')}: {_short(verdict.get('evalue') or '')}"]))
+
+    # --- time and output limits -------------------------------------------------------------
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self.log.error("Timeout waiting for execute reply (%is); interrupting", timeout)
@@ -82,30 +166,17 @@ class GuardedExecute(Execute):
                 f"a cell ran past the {timeout} s cell timeout and ignored the interrupt") from None
         return {"content": {**self.error_on_timeout, "status": "error"}}
 
-    def output(self, outs, msg, display_id, cell_index):
-        if not hasattr(self, "_output_bytes"):
-            self._output_bytes = {}
-        size = len(str(msg.get("content", "")))
-        used = self._output_bytes.get(cell_index, 0)
-        self._output_bytes[cell_index] = used + size
-        if used + size > self.max_output_bytes:
-            if used <= self.max_output_bytes:
-                outs.append(NotebookNode(output_type="stream", name="stderr",
-                                         text=f"[output beyond {self.max_output_bytes} bytes "
-                                              "dropped by the grader]\n"))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
-
-
-def discard(km) -> None:
-    """End a kernel started ahead of time that will not be used, and remove its sockets."""
-    import shutil
-
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is not None and process.poll() is None:
-        process.kill()  # bwrap: its pid namespace, and every process in it, ends too
-        process.wait()
-    sockdir = getattr(km, "_sockdir", None)
-    if sockdir:
-        shutil.rmtree(sockdir, ignore_errors=True)
-        km._sockdir = None
+    def process_message(self, msg, cell, cell_index):
+        msg_type = msg.get("msg_type")
+        if msg_type not in ("status", "execute_input"):
+            used = self._output_bytes.get(cell_index, 0)
+            used += len(str(msg.get("content", "")))
+            self._output_bytes[cell_index] = used
+            if used > self.max_output_bytes:
+                if cell_index not in self._report["dropped_output"]:
+                    self._report["dropped_output"].append(cell_index)
+                    cell.outputs.append(NotebookNode(
+                        output_type="stream", name="stderr",
+                        text=f"[output beyond {self.max_output_bytes} bytes dropped by the grader]\n"))
+                return None
+        return super().process_message(msg, cell, cell_index)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-#: A learner id: letters, digits, dots and dashes, starting with a letter or digit.
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$")
+#: A learner id: letters, digits, dots, dashes and underscores, starting with a letter or digit.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def hand_in_rule(assignment: str, notebook: str) -> str:

@@ -1,35 +1,49 @@
-"""Run a learner's kernel inside bubblewrap, with resource limits.
+"""Run a learner's kernel inside bubblewrap, with resource limits and the grading guard.
 
 The grader (nbgrader, the gradebook, the solutions) stays outside; only the
-kernel runs inside the sandbox.  The kernel and the grader talk over ZeroMQ
+kernel runs inside the sandbox. The kernel and the grader talk over ZeroMQ
 ``ipc`` (unix) sockets in a private folder bound into the sandbox, so the
 sandbox can have no network at all.
 
 Inside the sandbox the kernel sees, read-only: the system (``/usr``, ``/etc``),
-the Python installation, the virtual environment and this checkout's
-``gdlib``; read-write: only the folder of the notebook it runs, its own socket
-folder and an empty ``/tmp``.  It runs as an unprivileged user of its own: two per
-grading process, taken in turns, so the kernel started ahead for the next
-submission never shares a user with the one still running, and the process limit
-counts only one submission's processes.
+the Python installation and the virtual environment, the course's ``gdlib``
+(mounted at ``/run/cg/lib/gdlib`` and first on ``PYTHONPATH``, so the kernel
+imports the gdlib of the course being graded, whatever the environment has
+installed) and the guard (:mod:`course_grading.guard_kernel`, started as the
+kernel's main script). It can write only to its socket folder and to its own
+``/tmp``, a tmpfs of ``disk`` bytes that is also its working folder
+(``/tmp/work``): files the learner's code makes never reach a folder the grader
+reads or writes, and they vanish with the sandbox. It runs as an unprivileged
+user of its own (two per grading process, taken in turns), so the kernel started
+ahead for the next submission never shares a user, nor the process limit, with
+the one still running.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
+import secrets
 import shutil
+import stat
 import sys
 import tempfile
-from pathlib import Path
-
 import time
+from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, DottedObjectName, Float, Integer, Type
+from traitlets import Bool, DottedObjectName, Float, Integer, Type, Unicode
 
-SANDBOX_UID_BASE = 61000
+GUARD_FILE = str(Path(__file__).resolve().parent / "guard_kernel.py")
+INSIDE = "/run/cg"                       # where the course's gdlib and the guard appear
+INSIDE_LIBRARY = f"{INSIDE}/lib"
+INSIDE_GUARD = f"{INSIDE}/guard_kernel.py"
+WORKDIR = "/tmp/work"
+# Largest message the grader accepts from a kernel (a larger one closes the connection, and the
+# cell ends as a timeout); the grading process as a whole is capped too (see worker.serve).
+MAX_MESSAGE_BYTES = 128 * 2**20
 
 
 def bwrap_available() -> bool:
@@ -41,38 +55,20 @@ def _real(path) -> str:
 
 
 def readonly_paths() -> list[str]:
-    """What learner code needs to read: Python, the venv and this checkout's gdlib."""
+    """What learner code needs to read besides the system: Python and the virtual environment."""
     paths = {_real(sys.base_prefix), _real(sys.prefix)}
-    spec = importlib.util.find_spec("gdlib")
-    if spec is not None:
-        for loc in (spec.submodule_search_locations or [os.path.dirname(spec.origin)]):
-            if os.path.isdir(loc):
-                paths.add(_real(loc))
-    # drop paths nested inside another one
-    out = []
-    for p in sorted(paths):
-        if not any(p != q and p.startswith(q + os.sep) for q in paths):
-            out.append(p)
-    return out
+    return [p for p in sorted(paths) if not any(p != q and p.startswith(q + os.sep) for q in paths)]
 
 
-def hand_over(workdir: str, uid: int) -> None:
-    """Make the learner's folder (and everything in it) the sandbox user's, hence writable by it."""
-    for dirpath, dirnames, filenames in os.walk(workdir):
-        os.chown(dirpath, uid, uid)
-        for name in filenames:
-            os.chown(os.path.join(dirpath, name), uid, uid)
-
-
-def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
-                    memory: int, processes: int, file_size: int) -> list[str]:
+def sandbox_command(argv: list[str], *, library: str, sockdir: str, uid: int, memory: int,
+                    processes: int, file_size: int, disk: int) -> list[str]:
     """Wrap ``argv`` so it runs limited (prlimit), unprivileged (setpriv) and isolated (bwrap)."""
     cmd = ["prlimit", f"--as={memory}", f"--nproc={processes}", f"--fsize={file_size}",
            "--core=0", "--"]
-    # bwrap runs as root to build the mounts; the kernel itself runs as `uid`, which
-    # holds no capability and whose processes the RLIMIT_NPROC above counts
+    # bwrap runs as root to build the mounts; the kernel itself runs as `uid`, which holds no
+    # capability and whose processes the RLIMIT_NPROC above counts
     cmd += ["bwrap", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--die-with-parent",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
             "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
             "--ro-bind", "/usr", "/usr",
             "--ro-bind-try", "/etc", "/etc"]
@@ -81,12 +77,15 @@ def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
             cmd += ["--symlink", os.readlink(f"/{name}"), f"/{name}"]
         elif os.path.isdir(f"/{name}"):
             cmd += ["--ro-bind", f"/{name}", f"/{name}"]
-    # The private /tmp comes first: a checkout (and so its venv and gdlib) may itself live under
-    # /tmp, as a CI clone can, and a tmpfs mounted later would hide the binds below.
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chmod", "1777", "/tmp"]
+    # The private /tmp comes first: a checkout (and so its venv) may itself live under /tmp, as a
+    # CI clone can, and a tmpfs mounted later would hide the binds below. Its size is the disk cap
+    # of the whole submission, and it is RAM: a submission holds at most memory + disk.
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--size", str(disk), "--tmpfs", "/tmp", "--chmod", "1777", "/tmp",
+            "--perms", "0777", "--dir", WORKDIR]
     # parent folders bwrap creates for the mounts below must be traversable by `uid`
-    parents = set()
-    for path in readonly_paths() + [workdir, sockdir]:
+    parents = {os.path.dirname(INSIDE_LIBRARY), INSIDE_LIBRARY}
+    for path in readonly_paths() + [sockdir]:
         parent = os.path.dirname(path)
         while parent not in ("/", "/tmp", "") and not parent.startswith("/usr/"):
             parents.add(parent)
@@ -95,9 +94,11 @@ def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
         cmd += ["--perms", "0755", "--dir", parent]
     for path in readonly_paths():
         cmd += ["--ro-bind", path, path]
-    cmd += ["--bind", workdir, workdir, "--bind", sockdir, sockdir, "--chdir", workdir,
+    cmd += ["--ro-bind", library, f"{INSIDE_LIBRARY}/gdlib", "--ro-bind", GUARD_FILE, INSIDE_GUARD,
+            "--bind", sockdir, sockdir, "--chdir", WORKDIR,
             "--clearenv",
-            "--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp",
+            "--setenv", "PYTHONPATH", INSIDE_LIBRARY,
+            "--setenv", "HOME", WORKDIR, "--setenv", "TMPDIR", "/tmp",
             "--setenv", "PATH", f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
             "--setenv", "IPYTHONDIR", "/tmp/.ipython", "--setenv", "MPLCONFIGDIR", "/tmp",
             "--setenv", "JUPYTER_RUNTIME_DIR", "/tmp", "--setenv", "MPLBACKEND", "Agg",
@@ -111,14 +112,39 @@ def sandbox_command(argv: list[str], *, workdir: str, sockdir: str, uid: int,
 
 
 class ReadyClient(AsyncKernelClient):
-    """A kernel client whose ``wait_for_ready`` ends when the kernel is ready, not 0.2 s later.
+    """The grader's client of one sandboxed kernel.
 
-    jupyter_client's version, once the kernel answers ``kernel_info``, waits until
-    IOPub has been silent for 0.2 s.  This one sends ``kernel_info`` until the
-    reply has come on the shell channel *and* the kernel's "idle" status for that
-    same request has come on IOPub (which proves IOPub is subscribed), then
-    returns.  Messages left on IOPub belong to other requests, which nbclient ignores.
+    * ``wait_for_ready`` ends when the kernel is ready, not 0.2 s later: it sends
+      ``kernel_info`` until the reply has come on the shell channel *and* the
+      kernel's "idle" status for that same request has come on IOPub (which
+      proves IOPub is subscribed). jupyter_client's version waits until IOPub has
+      been silent for 0.2 s.
+    * Its sockets refuse messages over :data:`MAX_MESSAGE_BYTES`.
+    * ``cell_metadata`` is sent with the next execute request (the guard reads
+      which cell it is, and whether it is an autograded test cell).
     """
+
+    cell_metadata: dict | None = None
+
+    def _create_connected_socket(self, channel, identity=None):
+        url = self._make_url(channel)
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.linger = 1000
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        if identity:
+            sock.identity = identity
+        sock.connect(url)
+        return sock
+
+    def execute(self, code, silent=False, store_history=True, user_expressions=None,
+                allow_stdin=None, stop_on_error=True):
+        content = {"code": code, "silent": silent, "store_history": store_history,
+                   "user_expressions": user_expressions or {}, "allow_stdin": False,
+                   "stop_on_error": stop_on_error}
+        msg = self.session.msg("execute_request", content)
+        msg["metadata"] = {"cg": self.cell_metadata or {}}
+        self.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
@@ -153,27 +179,35 @@ class ReadyClient(AsyncKernelClient):
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs in the sandbox described above.
+    """A kernel manager whose kernel is the guard kernel, in the sandbox described above.
 
-    ``sandbox=False`` keeps the limits and the ``-P`` interpreter flag (no
-    shadowing by a ``numpy.py`` next to the notebook) but drops bubblewrap.
+    ``sandbox=False`` keeps the guard, the limits (but ``disk``), the ``-P``
+    interpreter flag (no shadowing by a ``numpy.py`` next to the notebook) and a
+    private working folder, but drops bubblewrap: only for trusted notebooks.
     """
 
     sandbox = Bool(True).tag(config=True)
-    sandbox_uid = Integer(SANDBOX_UID_BASE).tag(config=True)
+    sandbox_uid = Integer(62000).tag(config=True)
     memory_limit = Integer(3 * 2**30).tag(config=True)
     process_limit = Integer(256).tag(config=True)
     file_size_limit = Integer(64 * 2**20).tag(config=True)
+    disk_limit = Integer(256 * 2**20).tag(config=True)
+    library = Unicode(help="the gdlib package folder the kernel imports").tag(config=True)
+    run_dir = Unicode(help="the autograde run's private folder (sockets, work folders)").tag(config=True)
     startup_timeout = Float(60).tag(config=True)
     client_class = DottedObjectName("course_grading.sandbox.ReadyClient")
     client_factory = Type(ReadyClient, klass=AsyncKernelClient)
 
     _sockdir = None
+    token: bytes = b""
 
     def _make_sockdir(self) -> str:
+        """A folder for the sockets, owned by root and sticky: the kernel adds its sockets but
+        cannot remove or replace the connection file."""
         if self._sockdir is None:
-            self._sockdir = tempfile.mkdtemp(prefix="cg-kernel-")
-            os.chown(self._sockdir, self.sandbox_uid, self.sandbox_uid)
+            parent = self.run_dir or None
+            self._sockdir = tempfile.mkdtemp(prefix="k-", dir=parent)
+            os.chmod(self._sockdir, 0o1777)
             self.transport = "ipc"
             self.ip = os.path.join(self._sockdir, "k")
             self.connection_file = os.path.join(self._sockdir, "kernel.json")
@@ -185,29 +219,69 @@ class SandboxedKernelManager(AsyncKernelManager):
             # a signal from outside does not reach the kernel's handler through bwrap's
             # init; ask the kernel to interrupt itself over its control socket instead
             self.kernel_spec.interrupt_mode = "message"
+        kw.pop("cwd", None)  # never the learner's folder: the kernel works in its own (see below)
         return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
-        workdir = _real(self._launch_args.get("cwd") or os.getcwd())
-        hand_over(workdir, self.sandbox_uid)
-        argv = [sys.executable, "-P", "-m", "ipykernel_launcher",
-                "-f", os.path.realpath(self.connection_file)] + list(extra_arguments or [])
+        extra = list(extra_arguments or [])
         if not self.sandbox:
-            # no bwrap --die-with-parent here: setpriv asks Linux to end the kernel with its grader
+            # setpriv asks Linux to end the kernel with its grader (no bwrap --die-with-parent here)
             return ["prlimit", f"--as={self.memory_limit}", f"--fsize={self.file_size_limit}",
-                    "--core=0", "--", "setpriv", "--pdeathsig", "KILL", "--"] + argv
-        return sandbox_command(argv, workdir=workdir, sockdir=self._sockdir,
+                    "--core=0", "--", "setpriv", "--pdeathsig", "KILL", "--",
+                    sys.executable, "-P", GUARD_FILE, "-f",
+                    os.path.realpath(self.connection_file)] + extra
+        argv = [sys.executable, "-P", INSIDE_GUARD, "-f", os.path.realpath(self.connection_file)]
+        return sandbox_command(argv + extra, library=self.library, sockdir=self._sockdir,
                                uid=self.sandbox_uid, memory=self.memory_limit,
-                               processes=self.process_limit, file_size=self.file_size_limit)
+                               processes=self.process_limit, file_size=self.file_size_limit,
+                               disk=self.disk_limit)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
-        # the connection file (written 0600 by root) must be readable by the kernel
+        # the connection file (written 0600 by root) must be readable by the kernel's user
         if os.path.exists(self.connection_file):
-            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
-        return await super()._async_launch_kernel(kernel_cmd, **kw)
+            os.chmod(self.connection_file, 0o644)
+        if not self.sandbox:  # a private working folder, and the course's gdlib first on the path
+            lib = os.path.join(self._sockdir, "lib")
+            os.makedirs(lib, exist_ok=True)
+            os.symlink(self.library, os.path.join(lib, "gdlib"))
+            kw["cwd"] = tempfile.mkdtemp(prefix="work-", dir=self._sockdir)
+            kw["env"] = dict(kw.get("env") or os.environ, PYTHONPATH=lib)
+        # the guard's secret, on its standard input: never on disk, in argv or the environment
+        self.token = secrets.token_hex(32).encode()
+        read_end, write_end = os.pipe()
+        os.write(write_end, self.token + b"\n")
+        os.close(write_end)
+        kw["stdin"] = read_end
+        try:
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+        finally:
+            os.close(read_end)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._sockdir:
             shutil.rmtree(self._sockdir, ignore_errors=True)
             self._sockdir = None
+
+
+def only_regular_files(folder: Path) -> str | None:
+    """Why ``folder`` may not be read by the grader (a link, FIFO, device or socket in it), or None.
+
+    Never follows a link: every entry is looked at with ``lstat``.
+    """
+    folder = Path(folder)
+    try:
+        top = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISDIR(top.st_mode):
+        return f"{folder.name} is not a folder"
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                kind = ("a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                        else "a socket" if stat.S_ISSOCK(mode) else "a device file")
+                return f"{os.path.relpath(path, folder)} is {kind}"
+    return None

@@ -30,7 +30,20 @@ FLAGGED_IMPORTS = {"ctypes", "importlib", "builtins", "gc", "gdlib.testing", "in
 FLAGGED_ATTRIBUTES = {"set_custom_exc": "set_custom_exc (an exception hook)",
                       "settrace": "settrace", "setprofile": "setprofile",
                       "get_referrers": "gc.get_referrers", "modules": None,  # sys.modules only
-                      "meta_path": None, "path_hooks": None, "excepthook": None}
+                      "meta_path": None, "path_hooks": None, "excepthook": None,
+                      "_getframe": "sys._getframe (frame access)",
+                      "f_back": "frame access (f_back)", "f_globals": "frame access (f_globals)",
+                      "f_locals": "frame access (f_locals)", "tb_frame": "frame access (tb_frame)",
+                      "gi_frame": "frame access (gi_frame)", "cr_frame": "frame access (cr_frame)",
+                      "__closure__": "__closure__", "cell_contents": "cell_contents",
+                      "__code__": "__code__", "__globals__": "__globals__",
+                      "__subclasses__": "__subclasses__",
+                      "do_execute": "the kernel's do_execute", "shell_handlers": "kernel handlers",
+                      "input_transformers_post": "IPython input transformers",
+                      "input_transformers_cleanup": "IPython input transformers",
+                      "input_transformer_manager": "IPython input transformers",
+                      "ast_transformers": "IPython AST transformers",
+                      "showtraceback": "IPython showtraceback", "_showtraceback": "IPython showtraceback"}
 # names flagged wherever they are used
 FLAGGED_NAMES = {"__builtins__": "__builtins__", "get_ipython": "get_ipython",
                  "__import__": "__import__", "ctypes": "ctypes", "importlib": "importlib",

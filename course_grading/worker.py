@@ -1,141 +1,51 @@
-"""Grade learners' submissions in a grading process: nbgrader's autograde, sandboxed kernels.
+"""Grade learners' submissions in a grading process: nbgrader's autograde, guarded sandboxed kernels.
 
-``autograde`` starts one long-lived process per core (``python -m course_grading
-_serve``, :func:`serve`), which imports nbgrader once and grades the submissions
-it is sent one after another; each submission gets new kernels, each in a new
-bubblewrap sandbox, and the kernel of the next submission starts while the
-current one executes.  A process that outlives a submission's budget, or dies,
-is killed and replaced by ``autograde``.  Every submission's outcome is written
-to ``grading/results/<assignment>/<student>.json`` (atomically, last), so an
-interrupted run is resumed by grading whatever has no record yet.
-``python -m course_grading _grade_one`` grades a single submission in a process
-of its own (:func:`grade_one`), for debugging.
+``autograde`` (:mod:`course_grading.pool`) starts one long-lived process per
+core (``python -m course_grading _serve``, :func:`serve`), which imports
+nbgrader once and grades the submissions it is sent one after another. Each
+submission gets new kernels, each in a new bubblewrap sandbox, and the kernel of
+the next submission starts while the current one executes. Every submission's
+outcome is written to ``grading/results/<assignment>/<student>.json``
+(atomically, last).
+
+A submission is *graded* only when its score can be trusted: every autograded
+test cell came back with the guard's attested verdict, nothing changed under a
+hidden test while it ran, and no error came from the environment (a module the
+solution itself imports, or gdlib, could not be imported; the kernel could not
+start). Otherwise it is *not graded*, with the reason, never a 0.
 """
 from __future__ import annotations
 
-import contextlib
-import datetime
-import fcntl
-import hashlib
+import ast
+import functools
 import json
 import os
 import re
 import shutil
+import sys
+import tempfile
 import traceback
 from pathlib import Path
 
 import nbformat
 
 from .course import Course, Limits, nbgrader_config
+from .results import (GRADED, NOT_GRADED, gradebook, manual_answers, now, restore_manual_grades,
+                      save_manual_grades, serialise_gradebook, submission_hash, write_result)
+from .sandbox import only_regular_files
 
-NOT_GRADED = "not graded"
-GRADED = "graded"
-
-
-def submission_hash(folder: Path) -> str:
-    """A fingerprint of every file in a submission folder."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+ENVIRONMENT = "environment: "
+GRADER_MEMORY = 4 * 2**30  # address space of one grading process (nbgrader, not the kernels)
 
 
-def result_path(course: Course, assignment: str, student: str) -> Path:
-    return course.results / assignment / f"{student}.json"
-
-
-def write_result(course: Course, assignment: str, student: str, record: dict) -> None:
-    path = result_path(course, assignment, student)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def read_result(course: Course, assignment: str, student: str) -> dict | None:
-    path = result_path(course, assignment, student)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-# --- one writer at a time on the gradebook ----------------------------------------------
-
-_lock_depth = 0
-_lock_file = None
-
-
-def serialise_gradebook(lock_path: Path) -> None:
-    """Make every nbgrader ``Gradebook`` session in this process hold an exclusive file lock.
-
-    Sessions are short (nbgrader opens one per step), so parallel graders queue
-    for a few milliseconds, and SQLite never sees two writers.
-    """
-    from nbgrader import api
-
-    if getattr(api.Gradebook, "_course_grading_locked", False):
-        api.Gradebook._course_grading_lock_path = str(lock_path)
-        return
-    original_init, original_close = api.Gradebook.__init__, api.Gradebook.close
-
-    def __init__(self, *args, **kwargs):
-        global _lock_depth, _lock_file
-        if _lock_depth == 0:
-            _lock_file = open(api.Gradebook._course_grading_lock_path, "a")
-            fcntl.flock(_lock_file, fcntl.LOCK_EX)
-        _lock_depth += 1
-        self._course_grading_holds = True
-        try:
-            original_init(self, *args, **kwargs)
-        except BaseException:
-            _release(self)
-            raise
-
-    def _release(self):
-        global _lock_depth, _lock_file
-        if getattr(self, "_course_grading_holds", False):
-            self._course_grading_holds = False
-            _lock_depth -= 1
-            if _lock_depth == 0:
-                fcntl.flock(_lock_file, fcntl.LOCK_UN)
-                _lock_file.close()
-                _lock_file = None
-
-    def close(self):
-        try:
-            original_close(self)
-        finally:
-            _release(self)
-
-    api.Gradebook.__init__ = __init__
-    api.Gradebook.close = close
-    api.Gradebook._course_grading_locked = True
-    api.Gradebook._course_grading_lock_path = str(lock_path)
-
-
-@contextlib.contextmanager
-def gradebook(course: Course):
-    from nbgrader.api import Gradebook
-
-    serialise_gradebook(course.grading / "gradebook.lock")
-    from .course import COURSE_ID
-    gb = Gradebook(course.db_url, COURSE_ID)
-    try:
-        yield gb
-    finally:
-        gb.close()
-
-
-# --- grading ------------------------------------------------------------------------------
-
-def _check_notebooks(course: Course, assignment: str, folder: Path) -> str | None:
+def check_folder(course: Course, assignment: str, folder: Path) -> str | None:
     """The reason a submission cannot be graded before running it, or None."""
+    problem = only_regular_files(folder)
+    if problem:
+        return f"unsafe submission: {problem} (only regular files are graded)"
     for name in course.notebooks(assignment):
         path = folder / f"{name}.ipynb"
-        if not path.exists():
+        if not path.is_file():
             return f"missing notebook: {name}.ipynb"
         try:
             nb = nbformat.read(path, as_version=4)
@@ -146,8 +56,12 @@ def _check_notebooks(course: Course, assignment: str, folder: Path) -> str | Non
     return None
 
 
-def _reason_from_log(log: str, error: str) -> str:
+def reason_from_log(log: str, error: str) -> str:
+    """A one-line reason for a failed nbgrader run, from its log and exception."""
     text = f"{log}\n{error}"
+    if "KernelStartError" in text:
+        line = next((ln for ln in text.splitlines() if "KernelStartError" in ln), "")
+        return ENVIRONMENT + line.split("KernelStartError:", 1)[-1].strip()[:300]
     if "InterruptIgnored" in text:
         return "timeout: a cell ran past the cell timeout and ignored the interrupt"
     if "DeadKernelError" in text or "Kernel died" in text or "Kernel didn't respond" in text:
@@ -163,7 +77,65 @@ def _reason_from_log(log: str, error: str) -> str:
     return "grading error: " + (errors[-1][:200] if errors else "unknown (see the log)")
 
 
-def _scores(course: Course, assignment: str, student: str) -> dict:
+@functools.lru_cache(maxsize=None)
+def solution_imports(solutions: Path, assignment: str) -> frozenset[str]:
+    """Top-level modules the solution notebooks import (an import of one of these that fails
+    during grading is the environment's fault, not the learner's)."""
+    names = {"gdlib", "numpy"}
+    for path in sorted((solutions / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names |= {a.name.partition(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names.add(node.module.partition(".")[0])
+    return frozenset(names)
+
+
+def environment_errors(course: Course, assignment: str, student: str) -> str | None:
+    """The first error output that only the environment can cause, as a reason; None if none."""
+    wanted = solution_imports(course.solutions, assignment)
+    for name in course.notebooks(assignment):
+        path = course.autograded / student / assignment / f"{name}.ipynb"
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001
+            continue
+        for cell in nb.cells:
+            for out in cell.get("outputs", []):
+                if out.get("output_type") != "error" or \
+                        out.get("ename") not in ("ModuleNotFoundError", "ImportError"):
+                    continue
+                found = re.search(r"No module named '([\w.]+)'|cannot import name '\w+' from "
+                                  r"'([\w.]+)'", out.get("evalue", ""))
+                module = next((g for g in (found.groups() if found else ()) if g), "")
+                if module.partition(".")[0] in wanted:
+                    return (f"{ENVIRONMENT}{out['ename']}: {out.get('evalue', '')[:200]} "
+                            f"(the solution imports {module.partition('.')[0]} too)")
+    return None
+
+
+def forget_submission(course: Course, assignment: str, student: str) -> None:
+    """Remove a submission's scores from the gradebook (they would be stale or a silent 0);
+    its manual grades were saved first (:func:`course_grading.results.save_manual_grades`)."""
+    from nbgrader.api import MissingEntry
+
+    if not course.gradebook.exists():
+        return
+    with gradebook(course) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+def scores(course: Course, assignment: str, student: str) -> dict:
     with gradebook(course) as gb:
         sub = gb.find_submission(assignment, student)
         cells = {}
@@ -181,7 +153,7 @@ def _scores(course: Course, assignment: str, student: str) -> dict:
                 "needs_manual_grade": sub.needs_manual_grade, "cells": cells}
 
 
-def _count_cell_timeouts(course: Course, assignment: str, student: str) -> int:
+def count_cell_timeouts(course: Course, assignment: str, student: str) -> int:
     n = 0
     for path in (course.autograded / student / assignment).glob("*.ipynb"):
         try:
@@ -195,23 +167,68 @@ def _count_cell_timeouts(course: Course, assignment: str, student: str) -> int:
     return n
 
 
-def forget_submission(course: Course, assignment: str, student: str) -> None:
-    """Remove a submission from the gradebook (its grades would be stale or a silent 0)."""
-    from nbgrader.api import MissingEntry
+def guard_verdict(reports: list[dict]) -> tuple[str | None, list[str]]:
+    """(reason not to trust the score or None, what the learner's code did) from the guard's reports."""
+    findings, reason = [], None
+    for report in reports:
+        for what in report.get("findings", []):
+            if what not in findings:
+                findings.append(what)
+        for verdict in report.get("verdicts", []):
+            if verdict.get("gdlib_error") and reason is None:
+                reason = f"{ENVIRONMENT}gdlib could not be imported in the kernel " \
+                         f"({verdict['gdlib_error'][:200]})"
+            if verdict.get("tampered_during") and reason is None:
+                reason = (f"tampering: while the hidden tests of {verdict['cell']} ran, learner "
+                          f"code {'; '.join(verdict['tampered_during'][:3])}; grade it by hand")
+        if report.get("unattested") and reason is None:
+            reason = (f"tampering: {', '.join(report['unattested'][:3])} did not run under the "
+                      "grader's guard (learner code took over the kernel's execution); grade it by hand")
+    return reason, findings
 
-    if not course.gradebook.exists():
-        return
-    with gradebook(course) as gb:
-        try:
-            gb.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
+
+class KernelsAhead:
+    """Kernels started ahead of time, one per submission, each handed to that submission's first
+    notebook, once (:class:`course_grading.execute.GuardedExecute` takes it)."""
+
+    def __init__(self):
+        self.kernels: dict[tuple[str, str], object] = {}
+
+    def __deepcopy__(self, memo):  # traitlets copies config values; this one is shared, not copied
+        return self
+
+    def take(self, submission: tuple[str, str], kernel_name: str):
+        km = self.kernels.pop(submission, None)
+        if km is None:
+            return None
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None and km.kernel_name == kernel_name:
+            return km
+        discard(km)
+        return None
+
+    def drop(self, submission: tuple[str, str]) -> None:
+        km = self.kernels.pop(submission, None)
+        if km is not None:
+            discard(km)
 
 
-class _Grader:
+def discard(km) -> None:
+    """End a kernel started ahead of time that will not be used, and remove its sockets."""
+    process = getattr(getattr(km, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()  # bwrap: its pid namespace, and every process in it, ends too
+        process.wait()
+    sockdir = getattr(km, "_sockdir", None)
+    if sockdir:
+        shutil.rmtree(sockdir, ignore_errors=True)
+        km._sockdir = None
+
+
+class Grader:
     """nbgrader's autograde set up once for one grading slot, then used for many submissions."""
 
-    def __init__(self, course: Course, limits: Limits, slot: int = 0):
+    def __init__(self, course: Course, limits: Limits, run_dir: str, uids: tuple[int, int]):
         from nbconvert.preprocessors import ClearMetadataPreprocessor
         from nbgrader.apps.api import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
@@ -219,85 +236,65 @@ class _Grader:
                                             LimitOutput, SaveAutoGrades)
 
         from .execute import GuardedExecute
-        from .sandbox import SANDBOX_UID_BASE
 
-        self.course, self.limits = course, limits
+        self.course, self.limits, self.run_dir, self.uids = course, limits, run_dir, uids
+        self.ahead = KernelsAhead()
         serialise_gradebook(course.grading / "gradebook.lock")
         cfg = nbgrader_config(course, limits)
         cfg.Autograde.autograde_preprocessors = [
             GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-        cfg.GuardedExecute.interrupt_grace = limits.interrupt_grace
-        cfg.GuardedExecute.max_output_bytes = limits.output
+        limits.configure(cfg)
+        cfg.GuardedExecute.kernel_source = self.ahead
         # every output is in once the last cell is idle: no need to wait for a polite exit
         cfg.GuardedExecute.shutdown_kernel = "immediate"
-        cfg.SandboxedKernelManager.sandbox = limits.sandbox
-        cfg.SandboxedKernelManager.memory_limit = limits.memory
-        cfg.SandboxedKernelManager.process_limit = limits.processes
-        cfg.SandboxedKernelManager.file_size_limit = limits.file_size
-        # two sandbox users per slot, taken in turns: the kernel started ahead for the next
-        # submission never shares a user (nor its process limit) with the one still running
-        self.uids = (SANDBOX_UID_BASE + 2 * slot, SANDBOX_UID_BASE + 2 * slot + 1)
-        cfg.SandboxedKernelManager.sandbox_uid = self.uids[0]
+        cfg.SandboxedKernelManager.library = str(course.library)
+        cfg.SandboxedKernelManager.run_dir = run_dir
+        cfg.SandboxedKernelManager.sandbox_uid = uids[0]
         self.cfg = cfg
         self.api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
-        self.Autograde = _autograde_class()
+
+    def kernel_name(self, assignment: str) -> str:
+        first = self.course.notebooks(assignment)[0]
+        source = nbformat.read(self.course.solutions / assignment / f"{first}.ipynb", as_version=4)
+        return source.metadata.get("kernelspec", {}).get("name") or "python3"
 
     def prestart(self, assignment: str, student: str, uid: int, log) -> bool:
-        """Start the kernel of a submission ahead of grading it: a new sandbox for its folder only.
-
-        The folder is emptied and kept (nbgrader would delete and recreate it, and the
-        sandbox mounts it).  Only for a submission that passes the checks and has one
-        notebook kernel to start first; the kernel is used by its first notebook, once.
-        """
+        """Start the kernel of a submission ahead of grading it, in a new sandbox of its own."""
         from jupyter_core.utils import run_sync
 
-        from . import execute
         from .sandbox import SandboxedKernelManager
 
-        course = self.course
-        folder = course.submitted / student / assignment
-        if not folder.exists() or _check_notebooks(course, assignment, folder):
+        self.ahead.drop((assignment, student))
+        folder = self.course.submitted / student / assignment
+        if not folder.exists() or check_folder(self.course, assignment, folder):
             return False
-        first = course.notebooks(assignment)[0]
-        source = nbformat.read(course.solutions / assignment / f"{first}.ipynb", as_version=4)
-        kernel_name = source.metadata.get("kernelspec", {}).get("name") or "python3"
-        dest = course.autograded / student / assignment
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        km = SandboxedKernelManager(kernel_name=kernel_name, config=self.cfg)
+        km = SandboxedKernelManager(kernel_name=self.kernel_name(assignment), config=self.cfg)
         km.sandbox_uid = uid
         try:
-            run_sync(km.start_kernel)(
-                cwd=str(dest), extra_arguments=list(self.cfg.Execute.extra_arguments),
-                env=dict(os.environ, NBGRADER_EXECUTION="autograde"), stdout=log, stderr=log)
+            run_sync(km.start_kernel)(extra_arguments=list(self.cfg.Execute.extra_arguments),
+                                      stdout=log, stderr=log)
         except Exception:  # noqa: BLE001 - grading will start a kernel the usual way
             traceback.print_exc()
-            execute.discard(km)
+            discard(km)
             return False
-        execute.PRESTARTED[os.path.realpath(dest)] = km
+        self.ahead.kernels[(assignment, student)] = km
         return True
 
     def grade(self, assignment: str, student: str, uid: int | None = None) -> dict:
         """Autograde one submission; record and return its outcome."""
-        from . import execute
-
-        execute.CURRENT["uid"] = self.uids[0] if uid is None else uid
+        self.cfg.SandboxedKernelManager.sandbox_uid = self.uids[0] if uid is None else uid
         try:
             return self._grade(assignment, student)
         finally:
-            # a kernel started ahead but not used (the notebook failed before running)
-            dest = os.path.realpath(self.course.autograded / student / assignment)
-            km = execute.PRESTARTED.pop(dest, None)
-            if km is not None:
-                execute.discard(km)
+            self.ahead.drop((assignment, student))  # started ahead but not used (failed early)
 
     def _autograde(self, assignment: str, student: str) -> dict:
-        """``NbGraderAPI.autograde``, with the converter that keeps a prestarted kernel's folder."""
+        from nbgrader.converters import Autograde
         from nbgrader.utils import capture_log, temp_attrs
 
         with temp_attrs(self.api.coursedir, assignment_id=assignment, student_id=student):
-            app = self.Autograde(coursedir=self.api.coursedir, parent=self.api)
+            app = Autograde(coursedir=self.api.coursedir, parent=self.api)
             app.force = True
             app.create_student = True
             return capture_log(app)
@@ -307,59 +304,57 @@ class _Grader:
         folder = course.submitted / student / assignment
         record = {"assignment": assignment, "student": student,
                   "submission_hash": submission_hash(folder) if folder.exists() else None,
-                  "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-        reason = _check_notebooks(course, assignment, folder)
+                  "graded_at": now()}
+        save_manual_grades(course, assignment, student)
+        reason = check_folder(course, assignment, folder)
         if reason:
-            forget_submission(course, assignment, student)
-            record.update(status=NOT_GRADED, reason=reason)
-            write_result(course, assignment, student, record)
-            return record
+            return self._not_graded(record, reason)
+        reports_dir = tempfile.mkdtemp(prefix="reports-", dir=self.run_dir)
+        self.cfg.GuardedExecute.report_path = reports_dir
         try:
-            outcome = self._autograde(assignment, student)
-        except Exception:  # noqa: BLE001 - never let one submission stop the run
-            outcome = {"success": False, "log": "", "error": traceback.format_exc()}
-        if outcome.get("success") and (course.autograded / student / assignment).exists():
-            record.update(status=GRADED, **_scores(course, assignment, student))
-            record["cell_timeouts"] = _count_cell_timeouts(course, assignment, student)
-        else:
-            record.update(status=NOT_GRADED,
-                          reason=_reason_from_log(outcome.get("log", ""), outcome.get("error", "")))
+            try:
+                outcome = self._autograde(assignment, student)
+            except Exception:  # noqa: BLE001 - never let one submission stop the run
+                outcome = {"success": False, "log": "", "error": traceback.format_exc()}
+            reports = [json.loads(p.read_text()) for p in sorted(Path(reports_dir).glob("*.json"))]
+        finally:
+            shutil.rmtree(reports_dir, ignore_errors=True)
+        graded_folder = course.autograded / student / assignment
+        if not (outcome.get("success") and graded_folder.exists()):
             record["log_tail"] = (outcome.get("log", "") + outcome.get("error", ""))[-3000:]
+            return self._not_graded(record, reason_from_log(outcome.get("log", ""),
+                                                            outcome.get("error", "")))
+        distrust, findings = guard_verdict(reports)
+        record["tampering"] = findings
+        record["dropped_output"] = sum(len(r.get("dropped_output", [])) for r in reports)
+        distrust = distrust or environment_errors(course, assignment, student)
+        if distrust:
+            return self._not_graded(record, distrust)
+        answers = manual_answers(course, assignment, student)
+        record["remark"] = restore_manual_grades(course, assignment, student, answers)
+        record.update(status=GRADED, answers=answers, **scores(course, assignment, student))
+        record["cell_timeouts"] = count_cell_timeouts(course, assignment, student)
         write_result(course, assignment, student, record)
         return record
 
-
-def _autograde_class():
-    """nbgrader's ``Autograde``, except that it empties (not deletes) a folder a kernel was started for."""
-    from nbgrader.converters import Autograde
-
-    from . import execute
-
-    class KeepFolderAutograde(Autograde):
-        def init_destination(self, assignment_id: str, student_id: str) -> bool:
-            dest = os.path.normpath(self._format_dest(assignment_id, student_id))
-            if os.path.realpath(dest) not in execute.PRESTARTED:
-                return super().init_destination(assignment_id, student_id)
-            for entry in os.scandir(dest):  # prestart made it empty; be sure
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path)
-                else:
-                    os.remove(entry.path)
-            return True
-
-    return KeepFolderAutograde
+    def _not_graded(self, record: dict, reason: str) -> dict:
+        forget_submission(self.course, record["assignment"], record["student"])
+        record.update(status=NOT_GRADED, reason=reason)
+        write_result(self.course, record["assignment"], record["student"], record)
+        return record
 
 
-def grade_one(course: Course, assignment: str, student: str, limits: Limits,
-              slot: int = 0) -> dict:
+def grade_one(course: Course, assignment: str, student: str, limits: Limits, run_dir: str,
+              uid: int) -> dict:
     """Autograde one submission in this process; record and return its outcome."""
-    return _Grader(course, limits, slot).grade(assignment, student)
+    return Grader(course, limits, run_dir, (uid, uid + 1)).grade(assignment, student)
 
 
 # --- a long-lived grading process ----------------------------------------------------------
 
 def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the thread that started it ends (best effort)."""
+    """Ask Linux to kill this process when the thread that started it ends (the reaper, see
+    :mod:`course_grading.reaper`, also ends it if the whole run is killed)."""
     try:
         import ctypes
         import signal
@@ -370,20 +365,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def serve(course: Course, limits: Limits, slot: int = 0) -> None:
+def serve(course: Course, limits: Limits, run_dir: str, uids: tuple[int, int]) -> None:
     """Grade submissions one after another, as ``autograde`` asks, in this one process.
 
-    Reads one JSON task per line (``{"assignment", "student", "log"}``) from stdin;
-    answers ``{"begin": [assignment, student]}`` when it starts grading one and
-    ``{"done": ...}`` once its result record is written.  nbgrader and its
-    dependencies are imported once.  Every submission gets new kernels in new
-    sandboxes; while one submission is graded, the kernel of the next task already
-    sent is starting (in a sandbox of its own, as the other of the slot's two users),
-    so its start-up overlaps the current execution.  nbgrader's and the kernels'
-    output go to each task's log file.
+    The protocol (one JSON object per line; see :mod:`course_grading.pool`): the
+    process answers ``{"ready": pid}`` once nbgrader is imported; it then reads
+    tasks ``{"assignment", "student", "log"}`` and answers ``{"begin": [assignment,
+    student]}`` when it starts one; the parent answers that with the next task or
+    ``{"next": null}``; the process answers ``{"done": [assignment, student]}`` once
+    the result record is written. While one submission is graded, the kernel of
+    the next is starting, as the slot's other user. End of input ends the process.
     """
-    import sys
+    import resource
 
+    # a flood of kernel messages can cost this process at most this much, never the machine
+    resource.setrlimit(resource.RLIMIT_AS, (GRADER_MEMORY, GRADER_MEMORY))
     parent = os.getppid()
     _die_with_parent()
     if os.getppid() != parent:
@@ -393,7 +389,7 @@ def serve(course: Course, limits: Limits, slot: int = 0) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    grader = _Grader(course, limits, slot)
+    grader = Grader(course, limits, run_dir, uids)
     answers.write(json.dumps({"ready": os.getpid()}) + "\n")
 
     def next_task():
@@ -409,15 +405,14 @@ def serve(course: Course, limits: Limits, slot: int = 0) -> None:
             sys.stderr.flush()
             os.dup2(log.fileno(), 1)
             os.dup2(log.fileno(), 2)
-            # the parent answers "begin" at once: the next task, or {"next": null}
             following = next_task()
             following = following.get("next", following) if following is not None else None
             if following is not None:
                 with open(following["log"], "ab") as next_log:
                     grader.prestart(following["assignment"], following["student"],
-                                    grader.uids[1 - turn], next_log)
+                                    uids[1 - turn], next_log)
             try:
-                grader.grade(*pair, uid=grader.uids[turn])
+                grader.grade(*pair, uid=uids[turn])
             except Exception:  # noqa: BLE001 - the parent records a missing result as an error
                 traceback.print_exc()
             sys.stdout.flush()

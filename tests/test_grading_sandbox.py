@@ -1,10 +1,12 @@
 """Hostile and broken submissions: each gets one clear outcome, nobody else's grade moves, the sandbox holds.
 
-One batch on a temporary copy of the demo course, with short limits.  Needs
-bubblewrap (`apt-get install bubblewrap`; .ci/run installs it).
+One batch on a temporary copy of the demo course, with short limits, plus a run in a row
+(one grading process) and a run killed with SIGKILL. Needs bubblewrap
+(`apt-get install bubblewrap`; .ci/run installs it).
 """
-import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -18,13 +20,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_grading import Limits, commands  # noqa: E402
+from course_grading.reaper import processes_of  # noqa: E402
+from course_grading.results import check_gradebook  # noqa: E402
 from course_grading.testing import copy_course, make_submission  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 FIXTURE = ROOT / "tests" / "grading_fixtures" / "course"
 LIMITS = Limits(cell_timeout=4, interrupt_grace=2, notebook_budget=90, memory=2 * 2**30,
-                processes=64, output=200_000)
+                processes=64, output=200_000, disk=32 * 2**20)
 SOFTPLUS_OK = ("def softplus(x):\n    x = np.asarray(x, dtype=float)\n"
                "    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))\n")
 
@@ -33,6 +37,7 @@ def _cases(course, port):
     sol = course.solutions / "01_demo" / "demo.ipynb"
     other = course.submitted / "honest" / "01_demo" / "demo.ipynb"
     other_graded = course.autograded / "honest" / "01_demo" / "demo.ipynb"
+    mine_graded = course.autograded / "probe" / "01_demo"
     outside = course.root / "escaped.txt"
     probe = (
         "import os, socket\n"
@@ -43,11 +48,36 @@ def _cases(course, port):
         f"_try('read-gradebook', lambda: open({str(course.gradebook)!r}, 'rb').read())\n"
         f"_try('read-other', lambda: open({str(other)!r}).read())\n"
         f"_try('read-other-autograded', lambda: open({str(other_graded)!r}).read())\n"
+        f"_try('write-own-autograded', lambda: open({str(mine_graded / 'x.txt')!r}, 'w').write('x'))\n"
         f"_try('write-outside', lambda: open({str(outside)!r}, 'w').write('x'))\n"
         f"_try('connect-local', lambda: socket.create_connection(('127.0.0.1', {port}), timeout=2))\n"
         "_try('connect-internet', lambda: socket.create_connection(('1.1.1.1', 53), timeout=2))\n"
-        "open('inside.txt', 'w').write('a file in my own folder is fine')\n"
+        "open('inside.txt', 'w').write('a file in my own working folder is fine')\n"
+        "print('wrote', os.getcwd(), open('inside.txt').read())\n"
         + SOFTPLUS_OK)
+    # learner code replacing its own notebook and files near it by links into the grader's files
+    links = (
+        "import os\n"
+        f"for target in ({str(course.gradebook)!r}, '../../../gradebook.db', {str(sol)!r}, '/etc/passwd'):\n"
+        "    name = 'link-' + str(abs(hash(target)))\n"
+        "    os.symlink(target, name)\n"
+        "os.symlink('../../../gradebook.db', 'demo.ipynb')\n"
+        "os.mkfifo('a-fifo')\n"
+        "os.mkfifo('/tmp/another-fifo')\n"
+        "print('links made', sorted(os.listdir('.')))\n" + SOFTPLUS_OK)
+    disk = ("import errno\n_written = 0\ntry:\n"
+            "    with open('/tmp/work/big', 'wb') as _f:\n"
+            "        for _ in range(96):\n"
+            "            _f.write(b'x' * 2**20)\n            _written += 1\n"
+            "except OSError as e:\n    print('disk full after', _written, 'MiB', errno.errorcode[e.errno])\n"
+            + SOFTPLUS_OK)
+    display_flood = ("from IPython.display import display\n"
+                     "_h = display({'text/plain': 'start'}, raw=True, display_id=True)\n"
+                     "for _ in range(600):\n"
+                     "    _h.update({'text/plain': 'y' * 20000}, raw=True)\n" + SOFTPLUS_OK)
+    comm_flood = ("from comm import create_comm\n"
+                  "_c = create_comm(target_name='flood')\n"
+                  "for _ in range(300):\n    _c.send({'blob': 'z' * 100000})\n" + SOFTPLUS_OK)
     return {
         "honest": {},
         "loop": {"softplus": "while True:\n    pass\n" + SOFTPLUS_OK},
@@ -61,6 +91,11 @@ def _cases(course, port):
                                  "            os._exit(0)\n        _n += 1\n"
                                  "except OSError:\n    pass\nprint('forked', _n)\n" + SOFTPLUS_OK},
         "output": {"softplus": "for _ in range(20000):\n    print('x' * 1000)\n" + SOFTPLUS_OK},
+        "error-flood": {"softplus": SOFTPLUS_OK + "raise ValueError('e' * 5_000_000)\n"},
+        "display-flood": {"softplus": display_flood},
+        "comm-flood": {"softplus": comm_flood},
+        "disk": {"softplus": disk},
+        "links": {"softplus": links},
         "probe": {"softplus": probe},
         "shadow": {},
         "deleted-tests": {},
@@ -104,6 +139,9 @@ def batch(tmp_path_factory):
     _edit(folder("stripped") / "demo.ipynb", strip)
     (course.submitted / "badjson" / "01_demo").mkdir(parents=True)
     (course.submitted / "badjson" / "01_demo" / "demo.ipynb").write_text('{"cells": [ oops')
+    # a submission folder that itself holds a link: never read, never graded
+    make_submission(course, "01_demo", "linked-folder")
+    os.symlink(course.solutions / "01_demo" / "demo.ipynb", folder("linked-folder") / "extra.ipynb")
     start = time.monotonic()
     commands.autograde(course, LIMITS, jobs=2)
     elapsed = time.monotonic() - start
@@ -141,6 +179,11 @@ def test_honest_submission_keeps_full_marks(batch):
     ("membomb", ("graded", 3.0)),         # MemoryError ends its own cell only
     ("forkbomb", ("graded", 5.0)),        # fork fails at the process cap
     ("output", ("graded", 5.0)),          # output capped
+    ("error-flood", ("graded", 5.0)),     # a 5 MB error message: capped, its own cell only
+    ("display-flood", ("graded", 5.0)),   # 12 MB of display updates: capped
+    ("comm-flood", ("graded", 5.0)),      # 30 MB of widget messages: dropped
+    ("disk", ("graded", 5.0)),            # the private /tmp fills up at the disk cap
+    ("links", ("graded", 5.0)),           # links and FIFOs stay inside the sandbox
     ("probe", ("graded", 5.0)),           # every escape attempt failed, grading went on
     ("shadow", ("graded", 5.0)),          # numpy.py / gdlib.py next to the notebook ignored
     ("deleted-tests", ("graded", 5.0)),   # test cells restored from the gradebook
@@ -155,6 +198,7 @@ def test_outcome(batch, student, expected):
     ("swallow", "ignored the interrupt"),
     ("exit", "kernel died"),
     ("badjson", "invalid notebook JSON"),
+    ("linked-folder", "extra.ipynb is a symbolic link"),
 ])
 def test_not_graded_with_its_reason(batch, student, reason):
     _, rows, _, _, _ = batch
@@ -171,7 +215,7 @@ def test_swallowed_interrupt_ends_fast(batch):
     course, _, elapsed, _, _ = batch
     log = commands.read_result(course, "01_demo", "swallow")["log_tail"]
     assert "InterruptIgnored" in log
-    # 14 submissions, 2 at a time: far below one budget (90 s) per cell of the swallowing one
+    # 22 submissions, 2 at a time: far below one budget (90 s) per cell of the swallowing one
     assert elapsed < 240
 
 
@@ -180,12 +224,24 @@ def test_the_sandbox_held(batch):
     text = outputs(course, "probe")
     assert "LEAK" not in text
     for what in ("read-solutions", "read-gradebook", "read-other", "read-other-autograded",
-                 "write-outside",
-                 "connect-local", "connect-internet"):
+                 "write-own-autograded", "write-outside", "connect-local", "connect-internet"):
         assert f"blocked {what}" in text
     assert not (course.root / "escaped.txt").exists()
-    assert (course.autograded / "probe" / "01_demo" / "inside.txt").exists()
+    # the learner's code works in a private folder that never reaches the grader's files
+    assert "wrote /tmp/work a file in my own working folder is fine" in text
+    assert not list(course.grading.rglob("inside.txt")) and not list(course.grading.rglob("x.txt"))
     assert not connected
+
+
+def test_links_made_by_learner_code_never_reach_the_grader(batch):
+    course, rows, _, _, export1 = batch
+    assert "links made" in outputs(course, "links")
+    assert check_gradebook(course.gradebook) is None
+    planted = course.submitted / "linked-folder" / "01_demo" / "extra.ipynb"  # by the test itself
+    for path in course.grading.rglob("*"):
+        assert path == planted or (not path.is_symlink() and (path.is_file() or path.is_dir())), path
+    # every later command still works on the same gradebook
+    assert "links,5" in export1 and rows["honest"]["status"] == "graded"
 
 
 def test_limits_bit(batch):
@@ -193,8 +249,27 @@ def test_limits_bit(batch):
     forked = outputs(course, "forkbomb")
     assert "forked" in forked and int(forked.split("forked")[1].split()[0]) < LIMITS.processes
     assert "MemoryError" in outputs(course, "membomb")
-    size = (course.autograded / "output" / "01_demo" / "demo.ipynb").stat().st_size
-    assert size < 2 * LIMITS.output
+    full = outputs(course, "disk")
+    assert "disk full after" in full and "ENOSPC" in full
+    assert int(full.split("disk full after")[1].split()[0]) <= LIMITS.disk // 2**20
+    for student in ("output", "error-flood", "display-flood", "comm-flood"):
+        size = (course.autograded / student / "01_demo" / "demo.ipynb").stat().st_size
+        assert size < 2 * LIMITS.output + 20_000, (student, size)
+    assert "dropped by the grader" in outputs(course, "display-flood")
+
+
+def test_feedback_never_stops_for_one_learners_folder(batch):
+    course, _, _, _, _ = batch
+    odd = course.autograded / "honest" / "01_demo"
+    shutil.copy(odd / "demo.ipynb", odd / "extra-copy.ipynb")      # an extra notebook: fine
+    os.mkfifo(course.autograded / "links" / "01_demo" / "pipe")      # a FIFO: that learner only
+    out = commands.feedback(course, "01_demo")
+    made = {s for _, s in out["made"]}
+    skipped = {s: why for _, s, why in out["skipped"]}
+    assert "honest" in made and "probe" in made
+    assert "links" in skipped and "FIFO" in skipped["links"]
+    assert "badjson" in skipped and "not graded" in skipped["badjson"]
+    assert not (course.feedback / "links").exists()
 
 
 def test_grading_again_gives_the_same_gradebook(batch):
@@ -207,8 +282,8 @@ def test_an_interrupted_run_resumes_and_loses_nothing(batch):
     course, _, _, _, export1 = batch
     for student in ("honest", "output", "shadow"):
         commands.result_path(course, "01_demo", student).unlink()
-    proc = subprocess.Popen([sys.executable, "-m", "course_grading", "--course", str(course.root),
-                             "autograde", "--jobs=1", "--cell-timeout=4"], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "course_grading", "autograde", "--course",
+                             str(course.root), "--jobs=1", "--cell-timeout=4"], cwd=ROOT)
     deadline = time.monotonic() + 120
     while commands.read_result(course, "01_demo", "honest") is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -229,12 +304,10 @@ def in_a_row(tmp_path_factory):
     """One grading process (jobs=1) grades, in name order: two probes, a submission that
     outlives its budget, and an honest one whose kernel was started while the slow one ran."""
     course = copy_course(FIXTURE, tmp_path_factory.mktemp("row") / "course")
-    first = course.autograded / "a-probe" / "01_demo" / "demo.ipynb"
-    make_submission(course, "01_demo", "a-probe", {"softplus": UID_PROBE + SOFTPLUS_OK})
+    make_submission(course, "01_demo", "a-probe", {"softplus": UID_PROBE + (
+        "open('/tmp/work/mine.txt', 'w').write('secret of a')\n") + SOFTPLUS_OK})
     make_submission(course, "01_demo", "b-probe", {"softplus": (
-        UID_PROBE + "try:\n"
-        f"    open({str(first)!r}).read()\n    print('LEAK')\n"
-        "except OSError as e:\n    print('blocked', type(e).__name__)\n" + SOFTPLUS_OK)})
+        UID_PROBE + "import os\nprint('sees', sorted(os.listdir('/tmp/work')))\n" + SOFTPLUS_OK)})
     make_submission(course, "01_demo", "c-slow", {
         "softplus": "import time\ntime.sleep(3.5)\n" + SOFTPLUS_OK,
         "mse_gradient": "import time\ntime.sleep(3.5)\n"})
@@ -249,8 +322,8 @@ def in_a_row(tmp_path_factory):
 def test_consecutive_kernels_of_one_process_are_different_users_and_sandboxes(in_a_row):
     course, rows = in_a_row
     uids = [int(outputs(course, s).split("uid")[1].split()[0]) for s in ("a-probe", "b-probe")]
-    assert uids[0] != uids[1] and all(u >= 61000 for u in uids)
-    assert "blocked" in outputs(course, "b-probe") and "LEAK" not in outputs(course, "b-probe")
+    assert uids[0] != uids[1] and all(u >= 62000 for u in uids)
+    assert "sees []" in outputs(course, "b-probe")   # a's files died with a's sandbox
     assert score(rows, "a-probe") == score(rows, "b-probe") == ("graded", 5.0)
 
 
@@ -262,3 +335,51 @@ def test_a_submission_past_its_budget_is_killed_and_the_next_one_still_graded(in
         (course.autograded / "c-slow").rglob("*.ipynb"))
     # its kernel was started while c-slow ran, in the process that was killed: graded anew
     assert score(rows, "d-honest") == ("graded", 5.0)
+
+
+# --- SIGKILL of autograde ----------------------------------------------------------------------
+
+def _processes_mentioning(text):
+    """Pids whose command line mentions ``text`` (a run folder: its kernels' connection files)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if text in open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace"):
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_sigkilled_autograde_leaves_no_sandbox_kernel_or_socket_folder(tmp_path):
+    course = copy_course(FIXTURE, tmp_path / "course")
+    for student in ("a", "b"):
+        make_submission(course, "01_demo", student, {"softplus": "while True:\n    pass\n"})
+    before = set(Path("/tmp").glob("cg-run-*"))
+    proc = subprocess.Popen([sys.executable, "-m", "course_grading", "autograde", "--course",
+                             str(course.root), "--jobs=2", "--cell-timeout=600"], cwd=ROOT)
+    def uid(pid):
+        try:
+            return int(open(f"/proc/{pid}/status").read().split("Uid:")[1].split()[0])
+        except OSError:
+            return -1
+
+    deadline, uids, run = time.monotonic() + 120, set(), None
+    while time.monotonic() < deadline and run is None:
+        time.sleep(0.2)
+        for folder in set(Path("/tmp").glob("cg-run-*")) - before:
+            uids = {uid(p) for p in _processes_mentioning(str(folder))} - {-1}
+            if sum(u >= 62000 for u in uids) >= 2:   # two sandboxed kernels, as their own users
+                run = folder
+                break
+    assert run is not None, "no kernels started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (_processes_mentioning(str(run)) or run.exists()):
+        time.sleep(0.2)
+    assert _processes_mentioning(str(run)) == []
+    assert processes_of(range(min(u for u in uids if u >= 62000), max(uids) + 1)) == []
+    assert not run.exists()
+    assert _processes_mentioning(f"_serve --course {course.root}") == []

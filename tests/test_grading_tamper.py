@@ -51,19 +51,68 @@ builtins.all = lambda iterable: True
                           "if True:")
 
 
+# Each known way learner code could switch hidden tests off, with a wrong answer behind it.
+SHADOW_RANGE = "range = lambda *a: ()\n" + WRONG_DECAY
+BLANK_TRANSFORMER = (
+    "get_ipython().input_transformers_post.append(\n"
+    "    lambda lines: [] if any('HIDDEN' in l or 'exponential_decay(' in l for l in lines) else lines)\n"
+    + WRONG_DECAY)
+FORGIVING_HOOK = (
+    "def _forgive(result):\n    result.error_in_exec = None\n"
+    "get_ipython().events.register('post_run_cell', _forgive)\n" + WRONG_DECAY)
+SILENT_TRACEBACK = (
+    "_ip = get_ipython()\n_ip.showtraceback = lambda *a, **k: None\n"
+    "_ip._showtraceback = lambda *a, **k: None\n" + WRONG_DECAY)
+FAKE_TESTING_FILE = (
+    "import gdlib, os\n"
+    "os.makedirs('/tmp/work/fake', exist_ok=True)\n"
+    "open('/tmp/work/fake/testing.py', 'w').write(\n"
+    "    'import contextlib\\n'\n"
+    "    'assert_allclose = lambda *a, **k: None\\n'\n"
+    "    'forbid_gdlib = lambda *a, **k: contextlib.nullcontext()\\n'\n"
+    "    'fresh_reference = lambda m, n: (lambda *a, **k: 0.0)\\n')\n"
+    "gdlib.__spec__.submodule_search_locations.insert(0, '/tmp/work/fake')\n"
+    "gdlib.__path__.insert(0, '/tmp/work/fake')\n" + WRONG_DECAY)
+# a learner function that, when a test calls it, replaces the test's comparison helper
+FRAME_WALKER = WRONG_DECAY + (
+    "_original = exponential_decay\n"
+    "def exponential_decay(*args, **kwargs):\n"
+    "    import sys\n"
+    "    sys._getframe(1).f_globals['_close'] = lambda *a, **k: None\n"
+    "    return _original(*args, **kwargs)\n")
+# taking over the kernel's execution: the test cells then never reach the guard
+TAKEOVER = (
+    "_kernel = get_ipython().kernel\n"
+    "_run = _kernel.shell.run_cell\n"
+    "async def _do_execute(code, silent, store_history=True, user_expressions=None,\n"
+    "                      allow_stdin=False, *, cell_meta=None, cell_id=None):\n"
+    "    _run(code.replace('assert ', 'pass  # '))\n"
+    "    return {'status': 'ok', 'execution_count': 1, 'user_expressions': {}, 'payload': [],\n"
+    "            'cg_guard': {'cell': 'forged', 'passed': True, 'mac': '0' * 64}}\n"
+    "_kernel.do_execute = _do_execute\n" + WRONG_DECAY)
+LOOPHOLES = {
+    "fake-gdlib-testing": FAKE_TESTING,
+    "patched-math-builtins": PATCH_MATH_BUILTINS,
+    "shadowed-range": SHADOW_RANGE,
+    "blanking-transformer": BLANK_TRANSFORMER,
+    "forgiving-hook": FORGIVING_HOOK,
+    "silent-traceback": SILENT_TRACEBACK,
+    "fake-testing-file": FAKE_TESTING_FILE,
+    "frame-walker": FRAME_WALKER,
+}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("tamper") / "course")
-    scores = grade_variants(course, ASSIGNMENT, {
-        "clean": {},
-        "fake-gdlib-testing": {"exponential_decay": FAKE_TESTING},
-        "patched-math-builtins": {"exponential_decay": PATCH_MATH_BUILTINS},
-    }, limits=LIMITS)
+    variants = {"clean": {}, "takeover": {"exponential_decay": TAKEOVER}}
+    variants.update({name: {"exponential_decay": source} for name, source in LOOPHOLES.items()})
+    scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     _, rows = commands.report(course)
     return course, scores, {r["student"]: r for r in rows if r["assignment"] == ASSIGNMENT}
 
 
-@pytest.mark.parametrize("variant", ["fake-gdlib-testing", "patched-math-builtins"])
+@pytest.mark.parametrize("variant", sorted(LOOPHOLES))
 def test_tampering_with_a_wrong_answer_loses_that_part(graded, variant):
     _, scores, rows = graded
     got = scores[variant]
@@ -72,6 +121,27 @@ def test_tampering_with_a_wrong_answer_loses_that_part(graded, variant):
     assert scores["clean"]["test_exponential_decay"] == 2.0
     row = rows[variant]
     assert row["status"] == "graded" and "exponential_decay" in row["flagged"]
+
+
+@pytest.mark.parametrize("variant,found", [
+    ("shadowed-range", "shadowed the builtin range (cell exponential_decay)"),
+    ("patched-math-builtins", "changed builtins.abs (cell exponential_decay)"),
+    ("blanking-transformer", "changed IPython's input transformers (post) (cell exponential_decay)"),
+    ("forgiving-hook", "changed IPython's post_run_cell hooks (cell exponential_decay)"),
+    ("silent-traceback", "replaced IPython's shell.showtraceback (cell exponential_decay)"),
+    ("fake-testing-file", "changed gdlib.__spec__.submodule_search_locations (cell exponential_decay)"),
+    ("fake-gdlib-testing", "replaced sys.modules['gdlib.testing']"),
+    ("frame-walker", "sys._getframe (frame access) during the hidden test, refused"),
+])
+def test_the_report_names_what_the_code_did_at_run_time(graded, variant, found):
+    _, _, rows = graded
+    assert found in rows[variant]["flagged"], rows[variant]["flagged"]
+
+
+def test_a_takeover_of_the_kernel_is_not_graded_and_says_why(graded):
+    _, scores, rows = graded
+    assert scores["takeover"]["_status"] == "not graded"
+    assert "did not run under the grader's guard" in rows["takeover"]["reason"]
 
 
 def test_a_fake_gdlib_testing_costs_no_other_part_of_a_right_answer(graded):
@@ -113,6 +183,12 @@ def test_report_flags_the_tampering_and_not_the_clean_solution(graded):
     ("from gdlib import testing", "gdlib.testing"),
     ("import gdlib.testing", "import gdlib.testing"),
     ("x = get_ipython()", "get_ipython"),
+    ("import sys\nf = sys._getframe(1)", "sys._getframe"),
+    ("def f():\n    return f.__closure__", "__closure__"),
+    ("k.do_execute = None", "do_execute"),
+    ("ip.input_transformers_post.append(None)", "IPython input transformers"),
+    ("ip.showtraceback = None", "IPython showtraceback"),
+    ("g = (lambda: 0).__globals__", "__globals__"),
 ])
 def test_each_pattern_is_flagged(source, expected):
     assert any(expected in found for found in scan_source(source)), scan_source(source)

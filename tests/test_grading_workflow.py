@@ -85,11 +85,11 @@ def graded(tmp_path_factory):
     return course, collected, scores, {(r["student"], r["assignment"]): r for r in rows}, text
 
 
-def test_collect_reads_both_naming_schemes_and_reports_misnamed_files(graded):
+def test_collect_reads_the_naming_schemes_and_reports_misnamed_files(graded):
     course, collected, _, _, _ = graded
     assert sorted(c["student"] for c in collected["collected"]) == ["blank", "carol", "sol"]
-    assert [(m["file"], m["expected"]) for m in collected["misnamed"]] == [
-        ("export/dave_Demo_final.ipynb", "dave_demo.ipynb")]
+    assert [(m["file"], m["kind"], m["detail"]) for m in collected["problems"]] == [
+        ("export/dave_Demo_final.ipynb", "misnamed", "expected a name like dave_demo.ipynb")]
 
 
 def test_the_solution_earns_every_autograded_point(graded):
@@ -138,7 +138,7 @@ def test_report_tells_missing_and_misnamed_apart_from_zero(graded):
 
 def test_feedback_never_shows_hidden_tests_and_export_writes_every_grade(graded):
     course, _, _, _, _ = graded
-    made = commands.feedback(course, "01_demo")
+    made = commands.feedback(course, "01_demo")["made"]
     assert ("01_demo", "sol") in made and ("01_demo", "patched-numpy") in made
     for html in course.feedback.rglob("*.html"):
         text = html.read_text()
@@ -147,8 +147,14 @@ def test_feedback_never_shows_hidden_tests_and_export_writes_every_grade(graded)
             assert secret not in text, (html, secret)
     wrong = (course.feedback / "mse-no-two" / "01_demo" / "demo.html").read_text()
     assert "AssertionError" in wrong
-    csv_text = commands.export(course).read_text()
+    csv_text = commands.export(course, fmt="nbgrader").read_text()
     assert csv_text.count("\n01_demo,") == len(list(course.submitted.iterdir()))
+    lms = commands.export(course).read_text().splitlines()
+    assert lms[0] == "student,01_demo,01_demo note"
+    lines = {line.split(",")[0]: line for line in lms[1:]}
+    assert lines["sol"].startswith("sol,5,") and lines["blank"].startswith("blank,0,")
+    # nothing handed in under the right name: blank, never 0, and the reason beside it
+    assert lines["dave"].startswith("dave,,misnamed: export/dave_Demo_final.ipynb")
 
 
 def test_the_test_cells_helper_is_not_collected_as_a_test():

@@ -6,10 +6,14 @@
 """
 from pathlib import Path
 
+import sys
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent.parent))
+from course_grading.handin import hand_in_rule  # noqa: E402
 
 
 def nbgrader(**flags):
@@ -108,8 +112,8 @@ for _ in range(10):
 CELLS = [
     md("# Demo: a stable softplus and the MSE gradient\n\n"
        "Fill in every cell that says `YOUR CODE HERE` and run the visible tests below it. "
-       "Before handing in, check the notebook with `nbgrader validate demo.ipynb`. "
-       "Hand it in as `<your id>_demo.ipynb` (for example `alice_demo.ipynb`)."),
+       "Before handing in, check the notebook with `nbgrader validate demo.ipynb`.\n\n"
+       + hand_in_rule("01_demo", "demo")),
     code("import numpy as np"),
     md("## 1. Softplus without overflow\n\n"
        "$\\operatorname{softplus}(x) = \\log(1 + e^x)$ overflows for large $x$; "
