@@ -6,7 +6,9 @@ the course gets N copies of the solution as submissions, and
 with each other ``--jobs`` value.  Each configuration is timed twice: grading 1
 submission (the fixed cost: starting the grading processes, the first kernel) and
 grading N; the table shows both and the cost of each ADDITIONAL submission,
-``(T_N - T_1) / (N - 1)``, the figure that decides how long a class takes.
+``(T_N - T_1) / (N - 1)``, the figure that decides how long a class takes. The
+self-test (each assignment's solution graded once before any learner, then remembered)
+is timed on its own, in the last column, and left out of the other timings.
 
 Usage (BLAS pinned to one thread, as in ``make test``)::
 
@@ -33,9 +35,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_grading import Course, Limits, commands  # noqa: E402
+from course_grading.selftest import self_test  # noqa: E402
 from course_grading.testing import copy_course, make_submission  # noqa: E402
 
 DEMO = ROOT / "tests" / "grading_fixtures" / "course"
+
+
+def time_self_test(source: Path, assignment: str, jobs: int) -> float:
+    """Seconds of the self-test of one assignment, with nothing remembered yet."""
+    with tempfile.TemporaryDirectory(prefix="cg-bench-") as tmp:
+        os.environ["COURSE_GRADING_CACHE"] = str(Path(tmp) / "cache")
+        course = copy_course(source, Path(tmp) / "course")
+        start = time.monotonic()
+        self_test(course, Limits(), [assignment], jobs, commands.grade_submissions)
+        return time.monotonic() - start
 
 
 def time_batch(source: Path, assignment: str, n: int, jobs: int) -> tuple[float, int]:
@@ -46,7 +59,7 @@ def time_batch(source: Path, assignment: str, n: int, jobs: int) -> tuple[float,
         for i in range(n):
             make_submission(course, assignment, f"s{i:03d}")
         start = time.monotonic()
-        done = commands.autograde(course, Limits(), jobs=jobs, assignment=assignment)
+        done = commands.autograde(course, Limits(), jobs=jobs, assignment=assignment, self_test=False)
         elapsed = time.monotonic() - start
         full = sum(r["status"] == "graded" and r["code_score"] == r["max_code_score"] for r in done)
         return elapsed, full
@@ -67,17 +80,19 @@ def main(argv=None) -> int:
     if args.assignment:
         cases = [c for c in cases if c[1] in args.assignment]
     header = (f"{'assignment':<20} {'jobs':>4} {'T_1 (s)':>8} {f'T_{args.n} (s)':>9} "
-              f"{'per sub (s)':>11} {'per additional (s)':>18} {'full marks':>10}")
+              f"{'per sub (s)':>11} {'per additional (s)':>18} {'full marks':>10} "
+              f"{'self-test (s)':>13}")
     print(f"cores: {os.cpu_count()}, N = {args.n}, OPENBLAS_NUM_THREADS=1")
     print(header)
     print("-" * len(header))
     for source, assignment in cases:
+        selftest = time_self_test(source, assignment, max(args.jobs))
         for jobs in args.jobs:
             t1, _ = time_batch(source, assignment, 1, jobs)
             tn, full = time_batch(source, assignment, args.n, jobs)
             extra = (tn - t1) / (args.n - 1) if args.n > 1 else float("nan")
             print(f"{assignment:<20} {jobs:>4} {t1:>8.1f} {tn:>9.1f} {tn / args.n:>11.2f} "
-                  f"{extra:>18.2f} {full:>7}/{args.n}", flush=True)
+                  f"{extra:>18.2f} {full:>7}/{args.n} {selftest:>13.1f}", flush=True)
     return 0
 
 

@@ -196,6 +196,10 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
             raise GradingError("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                "or pass --no-sandbox only if you trust every submission")
     course.ensure_dirs()
+    problem = check_gradebook(course.gradebook) if course.gradebook.exists() else None
+    if problem:
+        raise GradingError(f"the gradebook {course.gradebook} is damaged before grading: {problem}; "
+                           f"put back a copy from {course.grading / 'backups'}")
     pairs = submissions(course, assignment)
     todo = []
     for a, s in pairs:

@@ -115,13 +115,17 @@ class GuardedExecute(Execute):
             raise KernelStartError(f"the kernel could not start: {type(err).__name__}: "
                                    f"{_short(err, 300)}") from err
 
+    # nbclient binds its synchronous wrappers to its own coroutines when its class is made
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+    start_new_kernel = run_sync(async_start_new_kernel)
+
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         if self.kc is not None:
             self.kc.cell_metadata = {"label": cell_label(cell, cell_index),
                                      "test": is_test_cell(cell)}
         return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
 
-    execute_cell = run_sync(async_execute_cell)  # nbclient binds its own at class creation
+    execute_cell = run_sync(async_execute_cell)  # as above
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)

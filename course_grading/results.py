@@ -271,7 +271,9 @@ def restore_manual_grades(course: Course, assignment: str, student: str,
                           answers: dict[str, str]) -> list[str]:
     """Put saved manual grades back where the written answer is unchanged.
 
-    Returns the parts whose answer changed since they were marked (to mark again).
+    Where it changed, the old mark is taken off the gradebook (it stays in
+    ``grading/manual/``). Returns the parts whose answer changed since they were
+    marked (to mark again).
     """
     saved = read_json(_manual_path(course, assignment, student), {}) or {}
     if not saved:
@@ -283,7 +285,14 @@ def restore_manual_grades(course: Course, assignment: str, student: str,
         for key, entry in saved.items():
             notebook, grade_id = key.split("/", 1)
             if entry.get("answer") and answers.get(key) != entry["answer"]:
+                # a mark of another answer: the gradebook must not show it for this one
                 stale.append(key)
+                try:
+                    grade = gb.find_grade(grade_id, notebook, assignment, student)
+                    grade.manual_score, grade.needs_manual_grade = None, True
+                    gb.find_comment(grade_id, notebook, assignment, student).manual_comment = None
+                except MissingEntry:
+                    pass
                 continue
             try:
                 if "manual_score" in entry:

@@ -2,6 +2,16 @@
 
 The demo course under ``grading_fixtures/`` holds notebooks that the grading
 tests copy and grade; they are data, not notebooks for nbval to run.
+
+Every grading test grades a fresh copy of a course, and ``autograde`` first
+grades each assignment's solution (its self-test). The self-test remembers a
+pass by a hash of the solution and the environment, in ``COURSE_GRADING_CACHE``:
+one folder for the whole session, so each solution is self-tested once per
+environment, not once per copy.
 """
+import os
+import tempfile
 
 collect_ignore = ["grading_fixtures"]
+
+os.environ.setdefault("COURSE_GRADING_CACHE", tempfile.mkdtemp(prefix="cg-selftest-cache-"))
