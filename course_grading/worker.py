@@ -98,26 +98,29 @@ def solution_imports(solutions: Path, assignment: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def error_outputs(course: Course, assignment: str, student: str):
+    """Every error output of the submission's autograded notebooks (unreadable ones skipped)."""
+    for path in sorted((course.autograded / student / assignment).glob("*.ipynb")):
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception:  # noqa: BLE001 - an unreadable notebook has no outputs to report
+            continue
+        for cell in nb.cells:
+            yield from (o for o in cell.get("outputs", []) if o.get("output_type") == "error")
+
+
 def environment_errors(course: Course, assignment: str, student: str) -> str | None:
     """The first error output that only the environment can cause, as a reason; None if none."""
     wanted = solution_imports(course.solutions, assignment)
-    for name in course.notebooks(assignment):
-        path = course.autograded / student / assignment / f"{name}.ipynb"
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001
+    for out in error_outputs(course, assignment, student):
+        if out.get("ename") not in ("ModuleNotFoundError", "ImportError"):
             continue
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") != "error" or \
-                        out.get("ename") not in ("ModuleNotFoundError", "ImportError"):
-                    continue
-                found = re.search(r"No module named '([\w.]+)'|cannot import name '\w+' from "
-                                  r"'([\w.]+)'", out.get("evalue", ""))
-                module = next((g for g in (found.groups() if found else ()) if g), "")
-                if module.partition(".")[0] in wanted:
-                    return (f"{ENVIRONMENT}{out['ename']}: {out.get('evalue', '')[:200]} "
-                            f"(the solution imports {module.partition('.')[0]} too)")
+        found = re.search(r"No module named '([\w.]+)'|cannot import name '\w+' from "
+                          r"'([\w.]+)'", out.get("evalue", ""))
+        module = next((g for g in (found.groups() if found else ()) if g), "")
+        if module.partition(".")[0] in wanted:
+            return (f"{ENVIRONMENT}{out['ename']}: {out.get('evalue', '')[:200]} "
+                    f"(the solution imports {module.partition('.')[0]} too)")
     return None
 
 
@@ -154,17 +157,8 @@ def scores(course: Course, assignment: str, student: str) -> dict:
 
 
 def count_cell_timeouts(course: Course, assignment: str, student: str) -> int:
-    n = 0
-    for path in (course.autograded / student / assignment).glob("*.ipynb"):
-        try:
-            nb = nbformat.read(path, as_version=4)
-        except Exception:  # noqa: BLE001
-            continue
-        for cell in nb.cells:
-            for out in cell.get("outputs", []):
-                if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
-                    n += 1
-    return n
+    return sum(out.get("ename") == "CellTimeoutError"
+               for out in error_outputs(course, assignment, student))
 
 
 def guard_verdict(reports: list[dict]) -> tuple[str | None, list[str]]:

@@ -49,6 +49,14 @@ def _rows(course):
         return list(csv.DictReader(fh))
 
 
+def _write(path, rows):
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, rows[0].keys())
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def test_the_export_has_one_row_per_written_answer(marked):
     course, _ = marked
     rows = _rows(course)
@@ -75,11 +83,7 @@ def test_a_wrong_import_changes_nothing_and_names_every_bad_row(marked, tmp_path
     rows = _rows(course)
     rows[0]["score"] = "5"                    # more than the question's 1 point
     rows[1]["score"] = "one"
-    bad = tmp_path / "bad.csv"
-    with open(bad, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, rows[0].keys())
-        writer.writeheader()
-        writer.writerows(rows)
+    bad = _write(tmp_path / "bad.csv", rows)
     assert cli(["written", "import", "--course", str(course.root), str(bad)]) == 1
     assert _grade(course, "ann")[0] is None and _grade(course, "ben")[0] is None
 
@@ -89,11 +93,7 @@ def test_an_import_marks_and_force_regrading_keeps_the_marks(marked, tmp_path):
     rows = _rows(course)
     rows[0].update(score="0.5", comment="Say why -|x| <= 0 matters.")
     rows[1]["score"] = ""                     # ben: still to be marked
-    good = tmp_path / "good.csv"
-    with open(good, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, rows[0].keys())
-        writer.writeheader()
-        writer.writerows(rows)
+    good = _write(tmp_path / "good.csv", rows)
     assert cli(["written", "import", "--course", str(course.root), str(good)]) == 0
     assert _grade(course, "ann") == (0.5, False, 0.5)
     assert _grade(course, "ben")[:2] == (None, True)
