@@ -91,12 +91,12 @@ class IllConditionedQuadratic(Surface):
         f(x, y) = \tfrac12 \left(u^2 + \kappa\, v^2\right), \qquad
         u = x\cos\theta + y\sin\theta, \quad v = -x\sin\theta + y\cos\theta .
 
-    The Hessian has eigenvalues :math:`\lambda_1 = 1` and
-    :math:`\lambda_2 = \kappa`; the minimum is 0 at the origin. Gradient
-    descent with learning rate :math:`\eta` shrinks each eigen-coordinate by
-    :math:`(1 - \eta\lambda_i)` per step: it converges only for
-    :math:`\eta < 2/\kappa`, and then the flat direction takes about
-    :math:`\kappa` times more steps than the steep one.
+    The Hessian has eigenvalues :math:`\lambda_{\min} = 1` and
+    :math:`\lambda_{\max} = \kappa`; the minimum is 0 at the origin. Gradient
+    descent with learning rate :math:`\eta` multiplies each eigen-coordinate
+    by :math:`(1 - \eta\lambda)` per step: it converges only for
+    :math:`\eta < 2/\lambda_{\max} = 2/\kappa`, and then the flat direction
+    takes about :math:`\kappa` times more steps than the steep one.
     """
 
     name = "ill-conditioned quadratic"

@@ -632,34 +632,196 @@ def test_learning_rate_setter():
         opt.learning_rate = 0.5
 
 
-def test_legacy_lr_keyword_warns_and_is_used():
-    with pytest.warns(DeprecationWarning, match="`lr` argument is deprecated"):
-        opt = SGD(lr=0.5)
-    assert opt.learning_rate == 0.5
+# Keras 2's keywords, on every optimizer: ``lr`` is the learning rate; ``decay`` divides the rate of
+# update t (t = iterations, from 0) by 1 + decay * t, in float32, after any schedule (Keras 2.10's
+# ``OptimizerV2._decayed_lr``). Keras 3 rejects ``lr`` and ignores ``decay``; gdlib does what Keras 2 did.
+ALL_CLASSES = sorted(set(optimizers._OPTIMIZERS.values()), key=lambda cls: cls.__name__)
 
 
-def test_legacy_decay_keyword_decays_per_call():
-    with pytest.warns(DeprecationWarning, match="`decay` argument is deprecated"):
-        opt = SGD(learning_rate=0.1, decay=0.5)
-    w = np.zeros(1, np.float32)
-    for _ in range(3):
-        opt.apply_gradients([(np.ones(1, np.float32), w)])
-    # 0.1/(1 + 0) + 0.1/(1 + 0.5) + 0.1/(1 + 1.0)
-    np.testing.assert_allclose(w, [-(0.1 + 0.1 / 1.5 + 0.05)], rtol=1e-6)
-    assert opt.learning_rate == pytest.approx(0.1 / 2.5)
-
-
-def test_legacy_decay_equals_inverse_time_decay():
+def quiet(make):
+    """``make()`` with the legacy DeprecationWarnings silenced (tests that check them are below)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        legacy = SGD(learning_rate=0.1, momentum=0.9, decay=0.01)
+        return make()
+
+
+def test_every_optimizer_is_checked_for_the_legacy_keywords():
+    # Keras 2 took `lr` and `decay` on SGD, RMSprop, Adagrad, Adadelta, Adam, Adamax and Nadam (and its
+    # 2.11+ AdamW took `lr`): every gdlib optimizer, including any added later, is in ALL_CLASSES.
+    assert {c.__name__ for c in ALL_CLASSES} >= {
+        "SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam", "AdamW"}
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_legacy_lr_warns_with_the_keras_3_spelling_and_is_used(cls):
+    with pytest.warns(DeprecationWarning, match=r"The `lr` argument is deprecated.*`learning_rate=0\.05`") as caught:
+        legacy = cls(lr=0.05)
+    # The warning points at the line that created the optimizer (here), where Python and Jupyter show it.
+    assert [w.filename for w in caught] == [__file__]
+    assert legacy.learning_rate == 0.05 and legacy.get_config()["learning_rate"] == 0.05
+    np.testing.assert_array_equal(run(legacy), run(cls(learning_rate=0.05)))
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_lr_and_learning_rate_together_is_an_error_naming_both(cls):
+    default = cls().learning_rate
+    for learning_rate in (0.2, default):  # even the default value, when it is passed
+        with pytest.raises(ValueError, match=rf"`learning_rate` or the deprecated `lr`, not both. "
+                                             rf"Received: learning_rate={learning_rate!r}, lr=0.1"):
+            cls(learning_rate=learning_rate, lr=0.1)
+    with pytest.raises(ValueError, match="not both"):
+        cls(0.2, lr=0.1)  # positionally too
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_legacy_decay_warns_with_the_keras_3_spelling(cls):
+    with pytest.warns(DeprecationWarning) as caught:
+        opt = cls(lr=0.05, decay=1e-4)
+    messages = [str(w.message) for w in caught]
+    assert [w.filename for w in caught] == [__file__, __file__]
+    assert "The `decay` argument is deprecated" in messages[1]
+    assert "applies it as Keras 2 did" in messages[1] and "Keras 3 warns and ignores it" in messages[1]
+    assert ("`learning_rate=gdlib.schedules.InverseTimeDecay(0.05, decay_steps=1, decay_rate=0.0001)`"
+            in messages[1])
+    # ... and it is exactly that schedule: the config says so and round-trips.
+    config = opt.get_config()
+    assert config["learning_rate"] == {"class_name": "InverseTimeDecay", "config": schedules.InverseTimeDecay(
+        0.05, decay_steps=1, decay_rate=1e-4).get_config()}
+    assert "decay" not in config and "lr" not in config
+    assert type(opt).from_config(config).get_config() == config
+
+
+def test_legacy_decay_two_sgd_steps_by_hand():
+    opt = quiet(lambda: SGD(lr=0.1, decay=0.5))
+    w = np.zeros(1, np.float32)
+    opt.apply_gradients([(np.ones(1, np.float32), w)])  # t = 0: eta_0 = 0.1 / (1 + 0.5 * 0) = 0.1
+    np.testing.assert_allclose(w, [-0.1], rtol=1e-7)
+    opt.apply_gradients([(np.ones(1, np.float32), w)])  # t = 1: eta_1 = 0.1 / 1.5 = 0.0667
+    np.testing.assert_allclose(w, [-0.1 - 0.1 / 1.5], rtol=1e-6)
+    assert opt.learning_rate == pytest.approx(0.1 / 2.0)  # the rate of the next update, t = 2
+
+
+def test_legacy_textbook_sgd_three_steps_by_hand():
+    # The textbook's SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True), with Keras 2's rule:
+    #   eta_t = 0.01 / (1 + 1e-6 t);  m <- 0.9 m - eta_t g;  w <- w + 0.9 m - eta_t g.
+    opt = quiet(lambda: SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True))
+    w = np.array([1.0], np.float32)
+    g = [2.0, -1.0, 0.5]
+    # t = 0: eta = 0.01,        m = -0.02,                       w = 1 + 0.9(-0.02) - 0.02 = 0.962
+    # t = 1: eta = 0.01/1.000001, m = 0.9(-0.02) + eta = -0.00800001, w = 0.962 - 0.00720001 + eta = 0.96479998
+    # t = 2: eta = 0.01/1.000002, m = 0.9 m - 0.5 eta = -0.01220000, w = w - 0.01098000 - 0.5 eta = 0.94882000
+    expected, m, w_ref = [], 0.0, 1.0
+    for t, gt in enumerate(g):
+        eta = 0.01 / (1 + 1e-6 * t)
+        m = 0.9 * m - eta * gt
+        w_ref = w_ref + 0.9 * m - eta * gt
+        expected.append(w_ref)
+    np.testing.assert_allclose(expected, [0.962, 0.96479998, 0.94882000], atol=2e-8)
+    for gt, want in zip(g, expected):
+        opt.apply_gradients([(np.array([gt], np.float32), w)])
+        np.testing.assert_allclose(w, [want], rtol=1e-6)
+    # Keras 3 ignores decay and stays at 0.01; here the rate falls, by 1 % after 10 000 updates.
+    opt.iterations = 10_000
+    assert opt.learning_rate == pytest.approx(0.01 / 1.01, rel=1e-6)
+
+
+def test_legacy_decay_two_adam_steps_by_hand():
+    # Adam(lr=0.01, decay=0.1), g = 1 then g = 3, from w = 0 (Keras's Adam, epsilon 1e-7 outside the root):
+    # t=1 (iterations 0): eta = 0.01;       m = 0.1,  v = 0.001;
+    #     eta_1 = 0.01 * sqrt(1 - 0.999) / (1 - 0.9) = 0.0031623;  w = -eta_1 m / (sqrt v + eps) = -0.0099999684
+    # t=2 (iterations 1): eta = 0.01 / 1.1; m = 0.39, v = 0.00999 (+ 0.000999 * 0.001);
+    #     eta_2 = eta * sqrt(1 - 0.999^2) / (1 - 0.9^2);  w -= eta_2 m / (sqrt v + eps)
+    # Keras (and gdlib) raise the betas to the power t in float32, and 1 - beta_2**t cancels, so that rounding
+    # shows (1e-5 relative at t = 2); the moments use 1 - beta in double. The same here:
+    def power(beta, t):
+        return float(f32(beta) ** f32(t))
+
+    opt = quiet(lambda: Adam(lr=0.01, decay=0.1))
+    w = np.zeros(1, np.float32)
+    m, v = 0.1 * 1.0, 0.001 * 1.0
+    w_ref = -0.01 * math.sqrt(1 - power(0.999, 1)) / (1 - power(0.9, 1)) * m / (math.sqrt(v) + 1e-7)
+    opt.apply_gradients([(np.ones(1, np.float32), w)])
+    np.testing.assert_allclose(w, [w_ref], rtol=1e-6)
+    np.testing.assert_allclose(w_ref, -0.0099999684, rtol=2e-5)  # float32's betas change the 6th digit only
+    m, v = 0.9 * m + 0.1 * 3.0, 0.999 * v + 0.001 * 9.0
+    w_ref -= 0.01 / 1.1 * math.sqrt(1 - power(0.999, 2)) / (1 - power(0.9, 2)) * m / (math.sqrt(v) + 1e-7)
+    opt.apply_gradients([(np.full(1, 3.0, np.float32), w)])
+    np.testing.assert_allclose(w, [w_ref], rtol=1e-6)
+    # Without the decay the second step would be 10 % larger.
+    plain = Adam(learning_rate=0.01)
+    w_plain = run(plain, np.zeros(1, np.float32), [np.ones(1, np.float32), np.full(1, 3.0, np.float32)])
+    first = float(run(Adam(learning_rate=0.01), np.zeros(1, np.float32), [np.ones(1, np.float32)])[0])
+    np.testing.assert_allclose((w_plain - first) / (w - first), [1.1], rtol=1e-4)
+
+
+def keras_2_decay(lr, decay):
+    """Keras 2's decayed rates, lr / (1 + decay * t), in float32 as ``_decayed_lr`` computed them."""
+    return lambda t: float(np.float32(lr) / (np.float32(1) + np.float32(decay) * np.float32(t)))
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_legacy_decay_follows_keras_2_for_every_optimizer(cls):
+    # Every rule, five steps: the decayed optimizer equals the same optimizer fed Keras 2's rates by hand.
+    rates = keras_2_decay(0.05, 0.3)
+    legacy = quiet(lambda: cls(lr=0.05, decay=0.3))
+    by_hand = cls(learning_rate=rates)  # a callable of the step, evaluated at `iterations`
+    w = run(legacy)
+    np.testing.assert_array_equal(w, run(by_hand))
+    assert not np.allclose(w, run(cls(learning_rate=0.05)), rtol=1e-6, atol=0)  # decay matters here
+    for step in range(0, 10000, 7):  # the rates themselves, to the last float32 bit
+        legacy.iterations = step
+        assert np.float32(legacy.learning_rate) == np.float32(rates(step))
+
+
+def test_legacy_decay_equals_inverse_time_decay_with_momentum():
+    legacy = quiet(lambda: SGD(learning_rate=0.1, momentum=0.9, decay=0.01))
     modern = SGD(learning_rate=schedules.InverseTimeDecay(0.1, 1, 0.01), momentum=0.9)
     np.testing.assert_array_equal(run(legacy), run(modern))
-    # The learning rates themselves agree to the last bit, step after step (both in float32).
-    schedule = schedules.InverseTimeDecay(0.1, 1, 0.01)
-    for step in range(0, 10000, 7):
-        legacy.iterations = step
-        assert np.float32(legacy.learning_rate) == np.float32(schedule(step))
+
+
+def test_legacy_decay_zero_keeps_a_constant_float_rate():
+    opt = quiet(lambda: Adam(lr=0.01, decay=0))
+    assert opt.get_config()["learning_rate"] == 0.01
+    opt.learning_rate = 0.02  # still a plain float rate, so settable
+    assert opt.learning_rate == 0.02
+
+
+def test_legacy_decay_makes_the_rate_a_schedule_that_cannot_be_set():
+    opt = quiet(lambda: SGD(lr=0.1, decay=0.01))
+    with pytest.raises(TypeError, match="not settable"):
+        opt.learning_rate = 0.5
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: SGD(lr=0), ValueError, r"`lr` must be > 0. Received: lr=0"),
+        (lambda: Adam(lr="fast"), TypeError, r"`lr` must be a float.*Received: lr='fast'"),
+        (lambda: Adam(decay=-0.1), ValueError, r"`decay` must be >= 0. Received: decay=-0.1"),
+        (lambda: Nadam(decay="yes"), TypeError, r"`decay` must be a float. Received: decay='yes'"),
+        (lambda: SGD(learning_rate=schedules.ExponentialDecay(0.1, 10, 0.5), decay=0.01), ValueError,
+         r"`decay` applies to a float learning rate only.*decay=0.01"),
+        (lambda: Adam(lr=lambda: 0.1, decay=0.01), ValueError, r"`decay` applies to a float learning rate only"),
+    ],
+)
+def test_legacy_keyword_errors(make, error, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(error, match=message):
+            make()
+
+
+def test_legacy_lr_may_be_a_schedule_as_in_keras_2():
+    schedule = schedules.ExponentialDecay(0.1, 10, 0.5)
+    opt = quiet(lambda: RMSprop(lr=schedule))
+    assert opt._learning_rate is schedule
+
+
+def test_legacy_keywords_are_keyword_only_and_typos_still_fail():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'decya'"):
+        SGD(decya=0.1)
+    with pytest.raises(TypeError, match="positional"):
+        Adam(0.001, 0.9, 0.999, 1e-7, False, None, None, None, None, None, 0.01)
 
 
 # --------------------------------------------------------------------------- #
@@ -719,17 +881,12 @@ def test_schedules_reachable_from_optimizers():
         (lambda: SGD(clipnorm=-1.0), ValueError, r"`clipnorm` must be > 0. Received: clipnorm=-1.0"),
         (lambda: SGD(clipnorm=1.0, clipvalue=1.0), ValueError, r"Only one of `clipnorm`, `clipvalue` and `global_clipnorm`"),
         (lambda: SGD(momentun=0.9), TypeError, r"unexpected keyword argument 'momentun'"),
-        (lambda: Adam(decay=0.1), TypeError, r"unexpected keyword argument 'decay'"),
+        (lambda: Adam(betta_1=0.9), TypeError, r"unexpected keyword argument 'betta_1'"),
     ],
 )
 def test_constructor_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
-
-
-def test_lr_and_learning_rate_together_is_an_error():
-    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="not both"):
-        SGD(learning_rate=0.1, lr=0.2)
 
 
 def test_accepts_integers_for_float_arguments():

@@ -2,7 +2,7 @@ r"""Adadelta: step sizes from running averages of squared gradients and squared 
 
 import numpy as np
 
-from .base import Optimizer, _check_number
+from .base import Optimizer, _Default, _check_number
 
 
 def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=0.95,
@@ -78,6 +78,10 @@ class Adadelta(Optimizer):
         Defaults to 1e-7.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -88,7 +92,7 @@ class Adadelta(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         rho=0.95,
         epsilon=1e-7,
         weight_decay=None,
@@ -96,6 +100,9 @@ class Adadelta(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         super().__init__(
             learning_rate=learning_rate,
@@ -104,6 +111,8 @@ class Adadelta(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.rho = _check_number("rho", rho, low=0, high=1, high_open=True)
         self.epsilon = _check_number("epsilon", epsilon, low=0)

@@ -2,7 +2,7 @@ r"""Adagrad: a per-parameter step size that shrinks with every gradient seen."""
 
 import numpy as np
 
-from .base import Optimizer, _check_number
+from .base import Optimizer, _Default, _check_number
 
 
 def adagrad_update(variable, gradient, accumulator, learning_rate, epsilon=1e-7):
@@ -60,6 +60,10 @@ class Adagrad(Optimizer):
         Defaults to 1e-7.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -70,7 +74,7 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         initial_accumulator_value=0.1,
         epsilon=1e-7,
         weight_decay=None,
@@ -78,6 +82,9 @@ class Adagrad(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         super().__init__(
             learning_rate=learning_rate,
@@ -86,6 +93,8 @@ class Adagrad(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.initial_accumulator_value = _check_number(
             "initial_accumulator_value", initial_accumulator_value, low=0

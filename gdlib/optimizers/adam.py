@@ -2,7 +2,7 @@ r"""Adam: momentum on the gradient, RMSprop-style scaling, and bias correction."
 
 import numpy as np
 
-from .base import Optimizer, _check_bool, _check_number
+from .base import Optimizer, _Default, _check_bool, _check_number
 
 
 def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, beta_2=0.999,
@@ -40,15 +40,15 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     -----
     .. math::
 
-        \alpha &= \eta \, \frac{\sqrt{1 - \beta_2^{\,t}}}{1 - \beta_1^{\,t}} \\
+        \eta_t &= \eta \, \frac{\sqrt{1 - \beta_2^{\,t}}}{1 - \beta_1^{\,t}} \\
         m &\leftarrow m + (g - m)(1 - \beta_1) \\
         v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
         \hat v &\leftarrow \max(\hat v, v) \text{ and } v \text{ replaced by } \hat v
             \quad \text{(amsgrad)} \\
-        w &\leftarrow w - \frac{\alpha\, m}{\sqrt{v} + \hat\epsilon}
+        w &\leftarrow w - \frac{\eta_t\, m}{\sqrt{v} + \hat\epsilon}
 
     Keras folds the bias corrections :math:`1/(1-\beta_1^t)` and
-    :math:`1/(1-\beta_2^t)` into the step size :math:`\alpha`, the
+    :math:`1/(1-\beta_2^t)` into the step size :math:`\eta_t`, the
     "efficient version" at the end of Section 2 of Kingma & Ba (2015). It is
     Algorithm 1 except for where epsilon sits: this :math:`\hat\epsilon`
     equals Algorithm 1's :math:`\epsilon\sqrt{1-\beta_2^t}`, so it matters
@@ -58,7 +58,7 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     t = np.float32(iteration + 1)
     beta_1_power = np.float32(beta_1) ** t
     beta_2_power = np.float32(beta_2) ** t
-    alpha = np.float32(learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    eta_t = np.float32(learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
     # Twelve array operations, two temporaries (`step`, `denominator`).
     step = gradient - m  # m <- m + (g - m)(1 - beta_1)
     step *= 1 - beta_1
@@ -70,9 +70,9 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     if v_hat is not None:
         np.maximum(v_hat, v, out=v_hat)  # v_hat <- max(v_hat, v), used in place of v
         v = v_hat
-    denominator = np.sqrt(v)  # w <- w - alpha m / (sqrt(v) + eps)
+    denominator = np.sqrt(v)  # w <- w - eta_t m / (sqrt(v) + eps)
     denominator += np.float32(epsilon)
-    np.multiply(m, alpha, out=step)
+    np.multiply(m, eta_t, out=step)
     step /= denominator
     variable -= step
     return variable
@@ -96,6 +96,10 @@ class Adam(Optimizer):
         Use the AMSGrad variant (Reddi et al., 2018). Defaults to False.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -105,7 +109,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
@@ -115,6 +119,9 @@ class Adam(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         super().__init__(
             learning_rate=learning_rate,
@@ -123,6 +130,8 @@ class Adam(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.beta_1 = _check_number("beta_1", beta_1, low=0, high=1, high_open=True)
         self.beta_2 = _check_number("beta_2", beta_2, low=0, high=1, high_open=True)

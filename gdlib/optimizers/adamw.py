@@ -1,7 +1,7 @@
 r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019)."""
 
 from .adam import Adam, adam_update
-from .base import apply_weight_decay
+from .base import _Default, apply_weight_decay
 
 
 def adamw_update(variable, gradient, m, v, learning_rate, iteration, weight_decay=0.004,
@@ -52,6 +52,10 @@ class AdamW(Adam):
         As in :class:`~gdlib.optimizers.adam.Adam`.
     clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -61,7 +65,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         weight_decay=0.004,
         beta_1=0.9,
         beta_2=0.999,
@@ -71,6 +75,9 @@ class AdamW(Adam):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         if weight_decay is None:
             raise ValueError(
@@ -87,4 +94,6 @@ class AdamW(Adam):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )

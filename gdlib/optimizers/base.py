@@ -10,7 +10,10 @@ An optimizer owns what is the same for SGD, Adam and the rest:
 * decoupled weight decay, applied to the variables *before* the update step;
 * building the per-variable state ("slots") the first time it sees the
   variables;
-* ``get_config`` / ``from_config``.
+* ``get_config`` / ``from_config``;
+* Keras 2's legacy keywords ``lr=`` and ``decay=``, for every optimizer, with
+  a ``DeprecationWarning`` that gives the Keras 3 spelling
+  (:meth:`Optimizer._legacy_learning_rate`).
 
 A subclass adds its hyperparameters, creates its slots in ``build`` and
 implements ``update_step(gradient, variable, learning_rate)``, which calls the
@@ -26,7 +29,18 @@ import warnings
 
 import numpy as np
 
-from ..schedules import LearningRateSchedule, deserialize as _deserialize_schedule
+from ..schedules import InverseTimeDecay, LearningRateSchedule, deserialize as _deserialize_schedule
+
+
+class _Default(float):
+    """A default learning rate: the same float, marked as "not passed by the caller".
+
+    Each optimizer writes its Keras default as ``learning_rate=_Default(0.001)``
+    (shown as ``0.001``), so that ``Adam(learning_rate=0.001, lr=0.01)``, which
+    passes both spellings, can be told from ``Adam(lr=0.01)`` and refused.
+    """
+
+    __slots__ = ()
 
 
 def apply_weight_decay(variable, learning_rate, weight_decay):
@@ -123,9 +137,39 @@ class Optimizer:
         this value. At most one of the three clipping arguments may be set.
     name : str or None
         The optimizer's name; defaults to the class name in snake case.
+    lr : float, LearningRateSchedule or callable, optional
+        Keras 2's spelling of ``learning_rate``, accepted with a
+        ``DeprecationWarning``; passing both is a ``ValueError``. Keras 3
+        has no ``lr``: ``keras.optimizers.Adam(lr=0.01)`` raises
+        ``ValueError: Argument(s) not recognized: {'lr': 0.01}``.
+    decay : float, optional
+        Keras 2's inverse-time decay, :math:`\eta_t = \eta / (1 + \text{decay}
+        \cdot t)` with :math:`t` = ``iterations`` (batches, from 0), accepted
+        with a ``DeprecationWarning`` and applied as Keras 2 did (see below).
+        Keras 3 warns (``UserWarning``: "Argument `decay` is no longer supported
+        and will be ignored.") and ignores it, so the same code trains at a
+        constant rate there.
 
     Notes
     -----
+    **Keras 2's legacy keywords.** Keras 2 (the ``optimizer_v2`` optimizers of
+    TensorFlow up to 2.10, ``tf.keras.optimizers.legacy`` in 2.11 to 2.15)
+    used ``lr`` with a warning (and silently preferred it to ``learning_rate``)
+    and divided the rate of each update by :math:`1 + \text{decay} \cdot t`,
+    in float32, after any schedule. The optimizers that TensorFlow 2.11 to 2.15
+    exported as ``tf.keras.optimizers.*`` logged a warning for ``lr`` and
+    dropped its value (``Adam(lr=0.01)`` trained at 0.001) and refused
+    ``decay`` with a ``ValueError``. Keras 3 (``keras/src/optimizers/
+    base_optimizer.py``) rejects ``lr`` and warns about, then ignores,
+    ``decay``. gdlib keeps what Keras 2 did: ``lr`` is the learning rate, and
+    ``decay`` turns a float learning rate :math:`\eta` into the schedule
+    ``InverseTimeDecay(eta, decay_steps=1, decay_rate=decay)``, the Keras 3
+    spelling that the warning gives, which computes the same float32 numbers.
+    So the textbook's ``SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)``
+    trains as its author expected, and its learning rate, like any schedule's,
+    cannot be set afterwards. ``decay`` together with a schedule or a callable
+    is refused: write that decay into the schedule.
+
     One call of :meth:`apply_gradients` does, in this order (as Keras):
 
     1. build the slots on first use;
@@ -145,7 +189,11 @@ class Optimizer:
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
+        learning_rate = self._legacy_learning_rate(learning_rate, lr, decay)
         if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
             self._learning_rate = learning_rate
         else:
@@ -180,15 +228,55 @@ class Optimizer:
     # ------------------------------------------------------------------ #
     # Learning rate
     # ------------------------------------------------------------------ #
+    def _legacy_learning_rate(self, learning_rate, lr, decay):
+        """``learning_rate``, after Keras 2's ``lr=`` and ``decay=`` (see the class Notes)."""
+        where = _callers_stacklevel(self)
+        if lr is not None:
+            if not isinstance(learning_rate, _Default):
+                raise ValueError(
+                    "Pass either `learning_rate` or the deprecated `lr`, not both. "
+                    f"Received: learning_rate={learning_rate!r}, lr={lr!r}"
+                )
+            if not (isinstance(lr, LearningRateSchedule) or callable(lr)):
+                lr = self._check_learning_rate(lr, "lr")
+            warnings.warn(
+                f"The `lr` argument is deprecated (Keras 2); write `learning_rate={lr!r}`. "
+                "Keras 3 rejects `lr` (ValueError: Argument(s) not recognized).",
+                DeprecationWarning,
+                stacklevel=where,
+            )
+            learning_rate = lr
+        if decay is None:
+            return learning_rate
+        _check_number("decay", decay, low=0)
+        if isinstance(learning_rate, LearningRateSchedule) or callable(learning_rate):
+            raise ValueError(
+                "The deprecated `decay` applies to a float learning rate only; with a schedule, "
+                "write the decay into the schedule. "
+                f"Received: learning_rate={learning_rate!r}, decay={decay!r}"
+            )
+        eta = self._check_learning_rate(learning_rate)
+        warnings.warn(
+            f"The `decay` argument is deprecated (Keras 2). gdlib applies it as Keras 2 did, "
+            f"learning_rate / (1 + decay * iterations), counting batches; Keras 3 warns and "
+            f"ignores it. Write `learning_rate=gdlib.schedules.InverseTimeDecay({eta!r}, "
+            f"decay_steps=1, decay_rate={decay!r})` instead.",
+            DeprecationWarning,
+            stacklevel=where,
+        )
+        if decay == 0:
+            return eta
+        return InverseTimeDecay(eta, decay_steps=1, decay_rate=float(decay))
+
     @staticmethod
-    def _check_learning_rate(value):
+    def _check_learning_rate(value, name="learning_rate"):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(
-                "`learning_rate` must be a float, a LearningRateSchedule or a "
-                f"callable. Received: learning_rate={value!r}"
+                f"`{name}` must be a float, a LearningRateSchedule or a "
+                f"callable. Received: {name}={value!r}"
             )
         if not value > 0:
-            raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={value!r}")
+            raise ValueError(f"`{name}` must be > 0. Received: {name}={value!r}")
         return float(value)
 
     @property
@@ -391,6 +479,18 @@ class Optimizer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} iterations={self.iterations}>"
+
+
+def _callers_stacklevel(optimizer):
+    """The ``stacklevel`` that points a warning at the line that created ``optimizer``.
+
+    Past the helper, ``Optimizer.__init__`` and the ``__init__`` of every subclass
+    on the way (``AdamW`` -> ``Adam`` -> ``Optimizer``), so that the warning is
+    attributed to the learner's code, where Python and Jupyter show it.
+    """
+    inits = sum("__init__" in vars(cls) for cls in type(optimizer).__mro__
+                if issubclass(cls, Optimizer))
+    return inits + 2
 
 
 def _snake_case(name):

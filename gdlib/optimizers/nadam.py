@@ -2,7 +2,7 @@ r"""Nadam: Adam with Nesterov momentum, in Keras's form (Dozat, 2016)."""
 
 import numpy as np
 
-from .base import Optimizer, _check_number
+from .base import Optimizer, _Default, _check_number
 
 
 def nadam_momentum(beta_1, step):
@@ -104,6 +104,10 @@ class Nadam(Optimizer):
         Defaults to 1e-7.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -115,7 +119,7 @@ class Nadam(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
@@ -124,6 +128,9 @@ class Nadam(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         super().__init__(
             learning_rate=learning_rate,
@@ -132,6 +139,8 @@ class Nadam(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.beta_1 = _check_number("beta_1", beta_1, low=0, high=1, high_open=True)
         self.beta_2 = _check_number("beta_2", beta_2, low=0, high=1, high_open=True)

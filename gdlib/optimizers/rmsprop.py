@@ -2,7 +2,7 @@ r"""RMSprop: divide the gradient by a running root-mean-square of recent gradien
 
 import numpy as np
 
-from .base import Optimizer, _check_bool, _check_number
+from .base import Optimizer, _Default, _check_bool, _check_number
 
 
 def rmsprop_update(variable, gradient, v, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7,
@@ -97,6 +97,10 @@ class RMSprop(Optimizer):
         uncentered second moment. Defaults to False.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``
+        (Keras 3 rejects ``lr`` and ignores ``decay``); see
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -106,7 +110,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate=_Default(0.001),
         rho=0.9,
         momentum=0.0,
         epsilon=1e-7,
@@ -116,6 +120,9 @@ class RMSprop(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
+        lr=None,
+        decay=None,
     ):
         super().__init__(
             learning_rate=learning_rate,
@@ -124,6 +131,8 @@ class RMSprop(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.rho = _check_number("rho", rho, low=0, high=1, high_open=True)
         self.momentum = _check_number("momentum", momentum, low=0, high=1)

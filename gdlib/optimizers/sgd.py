@@ -1,10 +1,8 @@
 r"""Stochastic gradient descent, with optional (Nesterov) momentum: Keras's ``SGD``."""
 
-import warnings
-
 import numpy as np
 
-from .base import Optimizer, _check_bool, _check_number
+from .base import Optimizer, _Default, _check_bool, _check_number
 
 
 def sgd_update(variable, gradient, m, learning_rate, momentum=0.0, nesterov=False):
@@ -77,14 +75,12 @@ class SGD(Optimizer):
         Whether to apply Nesterov momentum. Defaults to False.
     weight_decay, clipnorm, clipvalue, global_clipnorm, name
         See :class:`~gdlib.optimizers.base.Optimizer`.
-    lr : float, optional
-        Deprecated Keras 2 spelling of ``learning_rate`` (DeprecationWarning).
-    decay : float, optional
-        Deprecated Keras 2 time decay (DeprecationWarning): the learning rate
-        of update :math:`t` (counting from 0, one per batch) is
-        :math:`\eta / (1 + \text{decay} \cdot t)`. Keras 3 ignores ``decay``;
-        use ``schedules.InverseTimeDecay(lr, 1, decay)`` instead, which gives
-        the same numbers.
+    lr, decay
+        Keras 2's legacy keywords, accepted with a ``DeprecationWarning``:
+        ``lr`` is ``learning_rate``, and ``decay`` divides the rate of update
+        :math:`t` by :math:`1 + \text{decay} \cdot t` as Keras 2 did. Keras 3
+        rejects ``lr`` and ignores ``decay``. See
+        :class:`~gdlib.optimizers.base.Optimizer`.
 
     Notes
     -----
@@ -94,7 +90,7 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.01,
+        learning_rate=_Default(0.01),
         momentum=0.0,
         nesterov=False,
         weight_decay=None,
@@ -102,30 +98,10 @@ class SGD(Optimizer):
         clipvalue=None,
         global_clipnorm=None,
         name=None,
+        *,
         lr=None,
         decay=None,
     ):
-        if lr is not None:
-            warnings.warn(
-                "The `lr` argument is deprecated, use `learning_rate` instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if learning_rate != 0.01:
-                raise ValueError(
-                    "Pass either `learning_rate` or the deprecated `lr`, not "
-                    f"both. Received: learning_rate={learning_rate!r}, lr={lr!r}"
-                )
-            learning_rate = lr
-        if decay is not None:
-            warnings.warn(
-                "The `decay` argument is deprecated (Keras 3 ignores it); gdlib "
-                "applies learning_rate / (1 + decay * iterations). Use "
-                "`schedules.InverseTimeDecay(learning_rate, 1, decay)` instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            _check_number("decay", decay, low=0)
         super().__init__(
             learning_rate=learning_rate,
             weight_decay=weight_decay,
@@ -133,22 +109,15 @@ class SGD(Optimizer):
             clipvalue=clipvalue,
             global_clipnorm=global_clipnorm,
             name=name,
+            lr=lr,
+            decay=decay,
         )
         self.momentum = _check_number("momentum", momentum, low=0, high=1)
         self.nesterov = _check_bool("nesterov", nesterov)
-        self.decay = 0.0 if decay is None else float(decay)
 
     @property
     def state_values_per_parameter(self):
         return 1 if self.momentum != 0 else 0
-
-    def _current_learning_rate(self):
-        lr = super()._current_learning_rate()
-        if self.decay:
-            # In float32, as Keras 2 did, so it equals InverseTimeDecay(lr, 1, decay) to the last bit.
-            f32 = np.float32
-            lr = float(f32(lr) / (f32(1) + f32(self.decay) * f32(self.iterations)))
-        return lr
 
     def build(self, variables):
         super().build(variables)
@@ -161,6 +130,4 @@ class SGD(Optimizer):
     def get_config(self):
         config = super().get_config()
         config.update({"momentum": self.momentum, "nesterov": self.nesterov})
-        if self.decay:
-            config["decay"] = self.decay
         return config
