@@ -12,8 +12,8 @@ An optimizer owns what is the same for SGD, Adam and the rest:
   variables;
 * ``get_config`` / ``from_config``;
 * Keras 2's legacy keywords ``lr=`` and ``decay=``, for every optimizer, with
-  a ``DeprecationWarning`` that gives the Keras 3 spelling
-  (:meth:`Optimizer._legacy_learning_rate`).
+  a ``DeprecationWarning`` that gives the Keras 3 spelling (the Notes of
+  :class:`Optimizer` say what Keras 2 and Keras 3 do with them).
 
 A subclass adds its hyperparameters, creates its slots in ``build`` and
 implements ``update_step(gradient, variable, learning_rate)``, which calls the
@@ -146,29 +146,32 @@ class Optimizer:
         Keras 2's inverse-time decay, :math:`\eta_t = \eta / (1 + \text{decay}
         \cdot t)` with :math:`t` = ``iterations`` (batches, from 0), accepted
         with a ``DeprecationWarning`` and applied as Keras 2 did (see below).
-        Keras 3 warns (``UserWarning``: "Argument `decay` is no longer supported
-        and will be ignored.") and ignores it, so the same code trains at a
-        constant rate there.
+        Keras 3 warns (a ``UserWarning``, "Argument decay is no longer
+        supported and will be ignored") and ignores it, so the same code
+        trains at a constant rate there.
 
     Notes
     -----
-    **Keras 2's legacy keywords.** Keras 2 (the ``optimizer_v2`` optimizers of
-    TensorFlow up to 2.10, ``tf.keras.optimizers.legacy`` in 2.11 to 2.15)
-    used ``lr`` with a warning (and silently preferred it to ``learning_rate``)
-    and divided the rate of each update by :math:`1 + \text{decay} \cdot t`,
-    in float32, after any schedule. The optimizers that TensorFlow 2.11 to 2.15
-    exported as ``tf.keras.optimizers.*`` logged a warning for ``lr`` and
-    dropped its value (``Adam(lr=0.01)`` trained at 0.001) and refused
-    ``decay`` with a ``ValueError``. Keras 3 (``keras/src/optimizers/
-    base_optimizer.py``) rejects ``lr`` and warns about, then ignores,
-    ``decay``. gdlib keeps what Keras 2 did: ``lr`` is the learning rate, and
-    ``decay`` turns a float learning rate :math:`\eta` into the schedule
-    ``InverseTimeDecay(eta, decay_steps=1, decay_rate=decay)``, the Keras 3
-    spelling that the warning gives, which computes the same float32 numbers.
-    So the textbook's ``SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)``
-    trains as its author expected, and its learning rate, like any schedule's,
-    cannot be set afterwards. ``decay`` together with a schedule or a callable
-    is refused: write that decay into the schedule.
+    **Keras 2's legacy keywords.** In Keras 2 ``lr`` was the learning rate's
+    name (standalone Keras up to 2.2; from 2.3, and in ``tf.keras`` up to
+    TensorFlow 2.10, a deprecated alias that silently won over
+    ``learning_rate``), and ``decay`` divided the rate of each update by
+    :math:`1 + \text{decay} \cdot t` (in ``tf.keras``: in float32, after any
+    schedule). The optimizers that TensorFlow 2.11 to 2.15 exported as
+    ``tf.keras.optimizers.*`` logged a warning for ``lr`` and dropped its
+    value (``Adam(lr=0.01)`` trained at 0.001), and refused ``decay`` with a
+    ``ValueError``; their ``tf.keras.optimizers.legacy`` copies kept Keras 2's
+    behaviour. Keras 3 (``BaseOptimizer.__init__`` in
+    ``keras/src/optimizers/base_optimizer.py``) rejects ``lr`` and warns
+    about, then ignores, ``decay``. gdlib keeps what Keras 2 did: ``lr`` is
+    the learning rate, and ``decay`` turns a float learning rate
+    :math:`\eta` into the schedule ``InverseTimeDecay(eta, decay_steps=1,
+    decay_rate=decay)``, the Keras 3 spelling that the warning gives, which
+    computes the same float32 numbers. So the textbook's
+    ``SGD(lr=0.01, decay=1e-6, momentum=0.9, nesterov=True)`` trains as its
+    author expected, and its learning rate, like any schedule's, cannot be
+    set afterwards. ``decay`` together with a schedule or a callable is
+    refused: write that decay into the schedule.
 
     One call of :meth:`apply_gradients` does, in this order (as Keras):
 
