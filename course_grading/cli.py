@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=None, help="parallel graders (default: cores)")
     p.add_argument("--force", action="store_true",
                    help="grade everything again (manual grades of unchanged answers are kept)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="grade on the workers of this Dask scheduler (tcp://host:8786); needs "
+                        "the cluster extra; this machine still writes grading/")
     Limits.add_arguments(p)
     p = command("written", help="written answers: export to CSV, import filled-in scores")
     action = p.add_subparsers(dest="action", required=True)
@@ -102,7 +105,8 @@ def main(argv=None) -> int:
                 print(f"{p['kind'].upper()} {p['file']}: {p.get('detail', '')}{kept}")
         elif args.command == "autograde":
             done = commands.autograde(course, Limits.from_arguments(args), jobs=args.jobs,
-                                      assignment=args.assignment, force=args.force)
+                                      assignment=args.assignment, force=args.force,
+                                      scheduler=args.scheduler)
             graded = sum(r["status"] == "graded" for r in done)
             print(f"autograded {len(done)} submission(s): {graded} graded, "
                   f"{len(done) - graded} not graded (see `report`)")

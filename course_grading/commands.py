@@ -132,38 +132,43 @@ def _not_graded(course: Course, assignment: str, student: str, reason: str, **ex
     return record
 
 
+def outcome_record(course: Course, limits: Limits, pair: tuple[str, str], outcome: str,
+                   worker=None) -> dict:
+    """The record of a submission a grading process was given: its own (``outcome`` 'done'), or
+    why there is none ('timeout', 'died', 'not started')."""
+    from .worker import forget_submission
+
+    assignment, student = pair
+    if outcome == "timeout":
+        forget_submission(course, assignment, student)
+        shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
+        return _not_graded(course, assignment, student,
+                           f"timeout: the submission ran past its budget of {limits.notebook_budget} s")
+    record = read_result(course, assignment, student)
+    if record is None:
+        code = worker.proc.poll() if worker is not None else None
+        if outcome == "not started":
+            reason = (f"grading error: the grading process did not start (exit code {code}; "
+                      f"see {course.grading / 'logs'})")
+        else:
+            where = worker.log_path(pair) if worker is not None else course.grading / "logs"
+            reason = f"grading error: the grading process exited with code {code} (see {where})"
+        record = _not_graded(course, assignment, student, reason, retry=True)
+    return record
+
+
 def grade_submissions(course: Course, limits: Limits, pairs: list[tuple[str, str]],
                       jobs: int) -> dict[tuple[str, str], dict]:
     """Grade ``pairs`` (assignment, student) in parallel; return every submission's record."""
     from .pool import grade_all
-    from .worker import forget_submission
 
     if not pairs:
         return {}
     for a, s in pairs:
         result_path(course, a, s).unlink(missing_ok=True)
-
-    def on_result(pair, outcome, worker) -> dict:
-        assignment, student = pair
-        if outcome == "timeout":
-            forget_submission(course, assignment, student)
-            shutil.rmtree(course.autograded / student / assignment, ignore_errors=True)
-            return _not_graded(course, assignment, student,
-                               f"timeout: the submission ran past its budget of "
-                               f"{limits.notebook_budget} s")
-        record = read_result(course, assignment, student)
-        if record is None:
-            code = worker.proc.poll()
-            if outcome == "not started":
-                reason = (f"grading error: the grading process did not start (exit code {code}; "
-                          f"see {course.grading / 'logs'})")
-            else:
-                reason = (f"grading error: the grading process exited with code {code} "
-                          f"(see {worker.log_path(pair)})")
-            record = _not_graded(course, assignment, student, reason, retry=True)
-        return record
-
-    done, errors = grade_all(course, limits, pairs, max(1, min(jobs, len(pairs))), on_result)
+    done, errors = grade_all(course, limits, pairs, max(1, min(jobs, len(pairs))),
+                             lambda pair, outcome, worker: outcome_record(course, limits, pair,
+                                                                          outcome, worker))
     for pair in pairs:
         if pair not in done:
             done[pair] = read_result(course, *pair) or _not_graded(
@@ -174,7 +179,7 @@ def grade_submissions(course: Course, limits: Limits, pairs: list[tuple[str, str
 
 def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None = None,
               assignment: str | None = None, force: bool = False,
-              self_test: bool = True) -> list[dict]:
+              self_test: bool = True, scheduler=None) -> list[dict]:
     """Autograde every submission not yet graded in its current form, ``jobs`` at a time.
 
     First the self-test (:mod:`course_grading.selftest`): each assignment to
@@ -184,13 +189,16 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
     whose record exists and whose files are unchanged is skipped, so running
     again after an interruption grades only what is left; ``force`` grades
     everything again (manual grades are kept where the answer is unchanged).
-    Never stops on a bad submission.
+    Never stops on a bad submission. With ``scheduler`` (a Dask scheduler's
+    address, or a ``distributed.Client``) the submissions are graded on the
+    cluster's workers, and this process alone writes ``grading/``
+    (:mod:`course_grading.distributed`).
     """
     from .selftest import SelfTestFailed
     from .selftest import self_test as run_self_test
 
     limits = limits or Limits()
-    if limits.sandbox:
+    if limits.sandbox and scheduler is None:
         from .sandbox import bwrap_available
         if not bwrap_available():
             raise GradingError("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
@@ -216,12 +224,20 @@ def autograde(course: Course, limits: Limits | None = None, *, jobs: int | None 
     except RuntimeError as err:
         raise GradingError(str(err)) from None
     try:
-        if self_test:
-            try:
-                run_self_test(course, limits, sorted({a for a, _ in todo}), jobs, grade_submissions)
-            except SelfTestFailed as err:
-                raise GradingError(str(err)) from None
-        done = grade_submissions(course, limits, todo, jobs)
+        assignments = sorted({a for a, _ in todo})
+        if scheduler is not None:
+            from .distributed import grade_on_cluster, self_test_on_cluster
+        try:
+            if self_test and scheduler is not None:
+                self_test_on_cluster(course, limits, assignments, scheduler)
+            elif self_test:
+                run_self_test(course, limits, assignments, jobs, grade_submissions)
+        except SelfTestFailed as err:
+            raise GradingError(str(err)) from None
+        if scheduler is not None:
+            done = grade_on_cluster(course, limits, todo, scheduler)
+        else:
+            done = grade_submissions(course, limits, todo, jobs)
     finally:
         problem = check_gradebook(course.gradebook)
         if problem and backup is not None:

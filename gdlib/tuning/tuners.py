@@ -246,7 +246,8 @@ class Tuner:
     batch_size : int or None
         Trials submitted together; default the executor's worker count
         (``_max_workers`` of the standard pools, ``max_workers`` of Ray's
-        ``RayExecutor``; give it for Dask's executor) or 1 without executor.
+        ``RayExecutor``, the worker threads of the cluster behind Dask's
+        ``Client.get_executor()``) or 1 without executor.
 
     Attributes
     ----------
@@ -301,6 +302,9 @@ class Tuner:
         if self.executor is None:
             return 1
         workers = getattr(self.executor, "_max_workers", None) or getattr(self.executor, "max_workers", None)
+        client = getattr(self.executor, "_client", None)  # dask.distributed's Client.get_executor()
+        if workers is None and client is not None and hasattr(client, "nthreads"):
+            workers = sum(client.nthreads().values())
         return self.batch_size or workers or 1
 
     # -- the search ----------------------------------------------------------------------------
