@@ -8,13 +8,17 @@ older than any of its sources; a failed build fails every test here. Then:
   copies of the release;
 * a real browser (Debian's Chromium, headless, driven by Playwright) opens every page, served from 127.0.0.1, and
   checks that no traceback or error output shows, every image loads, the maths is rendered by MathJax, no
-  request leaves the machine or fails, and that searching for "Adam" finds it.
+  request leaves the machine or fails, and that searching for "Adam" finds it;
+* on every page, every figure image has real alt text (not empty, not its file name) and sits in a ``<figure>``
+  with a non-empty ``<figcaption>``; nothing scrolls sideways in a 390 px wide window (a phone); and clicking a
+  solution's title opens the solution instead of following the link to its exercise.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import sqlite3
@@ -81,6 +85,12 @@ def _pages():
     )
 
 
+def _content_pages():
+    """The pages, less redirects (``index.html`` only sends the browser on to ``intro.html``)."""
+    return [path for path in _pages()
+            if not re.search(r'<meta http-equiv="refresh"', path.read_text(encoding="utf-8")[:500], re.I)]
+
+
 @pytest.fixture(scope="session")
 def site():
     """``_build/html``, built by scripts.build_book unless it is newer than every source of the site."""
@@ -118,11 +128,15 @@ def test_every_page_loads_scripts_and_styles_from_the_site_only(site):
     remote = []
     for page in _pages():
         html = page.read_text(encoding="utf-8")
-        for tag, attribute in re.findall(r'<(script|link)\b[^>]*?\b(?:src|href)="([^"]*)"', html):
-            if tag == "link" and "stylesheet" not in html[html.find(attribute) - 200: html.find(attribute)]:
+        for tag, element in re.findall(r'<(script|link)\b([^>]*)>', html):
+            address = re.search(r'\b(?:src|href)="([^"]*)"', element)
+            # A <link> loads nothing unless it is a style sheet (or a preload); rel="canonical" names the page's
+            # published address (html.baseurl) and is not fetched.
+            if address is None or (tag == "link" and not re.search(r'\brel="(stylesheet|preload|modulepreload)"',
+                                                                   element)):
                 continue
-            if re.match(r"(https?:)?//", attribute):
-                remote.append(f"{page.relative_to(site)}: <{tag}> {attribute}")
+            if re.match(r"(https?:)?//", address.group(1)):
+                remote.append(f"{page.relative_to(site)}: <{tag}> {address.group(1)}")
         for address in re.findall(r"https?://[^\"' )<]*(?:cdn|unpkg|jsdelivr|mathjax)[^\"' )<]*", html, re.I):
             remote.append(f"{page.relative_to(site)}: {address}")
     assert not remote, "pages refer to other hosts for scripts or styles:\n" + "\n".join(remote[:20])
@@ -179,6 +193,22 @@ def test_exercises_are_offered_as_unexecuted_release_copies(site):
             assert download.read_bytes() == release[download.name].read_bytes(), (
                 f"{download.relative_to(site)} differs from exercises/: the release is offered as it is, unexecuted"
             )
+
+
+def test_downloaded_exercises_link_to_their_published_chapter(site):
+    from scripts import exercise_links
+
+    downloads = sorted((site / "_downloads").rglob("*.ipynb")) if (site / "_downloads").is_dir() else []
+    assert downloads, "the chapters offer no exercise notebook for download"
+    base = exercise_links.site_url()
+    for download in downloads:
+        source = "".join(json.loads(download.read_text(encoding="utf-8"))["cells"][0]["source"])
+        targets = re.findall(r"\]\(([^)\s]+)\)", source)
+        chapters = [target for target in targets if "/chapters/" in target]
+        assert len(chapters) == 1 and chapters[0].startswith(base), (
+            f"{download.name}: its first cell should link once to its chapter under {base}; links: {targets}")
+        page = site / chapters[0].removeprefix(base)
+        assert page.is_file(), f"{download.name} links to {chapters[0]}, which is not a page of the site"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -313,3 +343,171 @@ def test_search_finds_adam(tab, server):
     results = tab.locator("#search-results ul.search li").all_inner_texts()
     assert any("adam" in result.lower() for result in results), results
     assert not tab.failures, tab.failures
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Readable for everyone: alt text and captions, phones, solutions that open
+
+_FIGURES = """() => {
+    const article = document.querySelector("article") || document.body;
+    // Content images: figures of the chapters and pages. The theme's own icons (_static/) are decoration.
+    const images = Array.from(article.querySelectorAll("img")).filter(
+        image => !(image.getAttribute("src") || "").includes("_static/"));
+    return images.map(image => {
+        const figure = image.closest("figure");
+        const caption = figure ? figure.querySelector("figcaption") : null;
+        return {
+            src: image.getAttribute("src") || "",
+            alt: image.getAttribute("alt"),
+            figure: figure !== null,
+            caption: caption ? caption.textContent.replace(/[#¶]\\s*$/, "").trim() : "",
+        };
+    });
+}"""
+
+
+def _alt_text_problem(alt, src):
+    """Why ``alt`` is not real alt text for the image at ``src`` (None if it is)."""
+    if alt is None or not alt.strip():
+        return "no alt text"
+    alt = alt.strip()
+    name = src.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0]
+    if alt in (src, name, stem) or alt.endswith(name) or re.search(r"\.(png|svg|jpe?g|gif|webp)$", alt, re.I):
+        return f"alt text is the file path or name ({alt!r})"
+    if re.fullmatch(r"[0-9a-f]{16,}", alt) or len(alt.split()) < 3:
+        return f"alt text does not say what the image shows ({alt!r})"
+    return None
+
+
+@pytest.mark.parametrize("alt, src, problem", [
+    (None, "_images/a1b2.png", "no alt text"),
+    ("  ", "_images/a1b2.png", "no alt text"),
+    ("_images/a1b2c3.png", "_images/a1b2c3.png", "file path or name"),
+    ("a1b2c3.png", "_images/a1b2c3.png", "file path or name"),
+    ("a1b2c3", "_images/a1b2c3.png", "file path or name"),
+    ("../_images/loss.svg", "../_images/other.svg", "file path or name"),
+    ("0123456789abcdef0123", "_images/x.png", "does not say what the image shows"),
+    ("figure", "_images/x.png", "does not say what the image shows"),
+    ("Loss against step, falling for three rates", "_images/x.png", None),
+])
+def test_what_counts_as_real_alt_text(alt, src, problem):
+    found = _alt_text_problem(alt, src)
+    assert (found is None) if problem is None else (problem in found), found
+
+
+def test_every_figure_has_alt_text_and_a_caption(tab, server, site):
+    problems = []
+    figures = 0
+    for path in _content_pages():
+        name = path.relative_to(site).as_posix()
+        tab.goto(server + name, wait_until="load")
+        for image in tab.evaluate(_FIGURES):
+            figures += 1
+            short = image["src"].rsplit("/", 1)[-1][:24]
+            problem = _alt_text_problem(image["alt"], image["src"])
+            if problem:
+                problems.append(f"{name}: image {short}: {problem}")
+            if not image["figure"]:
+                problems.append(f"{name}: image {short} is not in a <figure> (give its cell a mystnb figure caption)")
+            elif not image["caption"]:
+                problems.append(f"{name}: image {short} has an empty or missing <figcaption>")
+    assert figures > 0, "no page has a figure: the check above checked nothing"
+    assert not problems, f"{len(problems)} problems with figures:\n" + "\n".join(problems)
+
+
+_OVERFLOW = """() => {
+    const page = document.scrollingElement;
+    const width = page.clientWidth;
+    // An element makes the page scroll sideways if it sticks out to the right and no ancestor clips or scrolls it.
+    const clipped = element => {
+        for (let parent = element.parentElement; parent && parent !== document.body; parent = parent.parentElement) {
+            const style = getComputedStyle(parent);
+            if (style.position === "fixed" || !["visible", ""].includes(style.overflowX)) { return true; }
+        }
+        return getComputedStyle(element).position === "fixed";
+    };
+    const culprits = [];
+    for (const element of document.querySelectorAll("body *")) {
+        const box = element.getBoundingClientRect();
+        if (box.width === 0 || box.right <= width + 1 || clipped(element)) { continue; }
+        const parent = element.parentElement;
+        if (parent && parent.getBoundingClientRect().right > width + 1 && !clipped(parent)
+            && parent !== document.body) { continue; }          // report the outermost one only
+        const text = (element.textContent || "").trim().replace(/\\s+/g, " ").slice(0, 50);
+        culprits.push(`<${element.tagName.toLowerCase()} class="${element.getAttribute("class") || ""}"> `
+                      + `to ${Math.round(box.right)} px: ${text}`);
+        if (culprits.length >= 4) { break; }
+    }
+    return {scrollWidth: page.scrollWidth, clientWidth: width, culprits: culprits};
+}"""
+
+
+@pytest.fixture()
+def phone(browser, server):
+    """A page in a 390 px wide window, the width of a phone."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_no_page_scrolls_sideways_on_a_phone(phone, server, site):
+    problems = []
+    for path in _content_pages():
+        name = path.relative_to(site).as_posix()
+        phone.goto(server + name, wait_until="load")
+        phone.evaluate(_WAIT_FOR_IMAGES)
+        phone.evaluate(_WAIT_FOR_MATHJAX)
+        width = phone.evaluate(_OVERFLOW)
+        if width["scrollWidth"] > width["clientWidth"] + 1:
+            problems.append(f"{name}: {width['scrollWidth']} px wide in a {width['clientWidth']} px window; "
+                            + "; ".join(width["culprits"]))
+    assert not problems, f"{len(problems)} pages scroll sideways at 390 px:\n" + "\n".join(problems)
+
+
+_SOLUTION_STATE = """(id) => {
+    const solution = document.getElementById(id);
+    const content = solution.querySelector("section, p:not(.admonition-title), div.highlight");
+    return {
+        hidden: solution.classList.contains("toggle-hidden"),
+        visible: content !== null && content.getBoundingClientRect().height > 0
+            && getComputedStyle(content).visibility !== "hidden" && getComputedStyle(content).display !== "none",
+        url: location.href,
+    };
+}"""
+
+
+def test_clicking_a_solution_title_opens_the_solution(tab, server, site):
+    checked, problems = 0, []
+    for path in _content_pages():
+        name = path.relative_to(site).as_posix()
+        if 'class="solution' not in path.read_text(encoding="utf-8"):
+            continue
+        tab.goto(server + name, wait_until="load")
+        tab.wait_for_function("() => document.querySelectorAll('div.solution .toggle-button').length > 0",
+                              timeout=10000)
+        ids = tab.evaluate("() => Array.from(document.querySelectorAll('div.solution.dropdown')).map(s => s.id)")
+        for solution_id in ids:
+            selector = f"[id='{solution_id}']"
+            title = tab.locator(f"{selector} > .admonition-title")
+            link = tab.locator(f"{selector} > .admonition-title a")
+            before = tab.evaluate(_SOLUTION_STATE, solution_id)
+            if not before["hidden"] or before["visible"]:
+                problems.append(f"{name}#{solution_id}: the solution is shown before it is clicked")
+                continue
+            # Click where a reader clicks: on the title's text, which is mostly the link to the exercise.
+            target = link if link.count() else title
+            target.scroll_into_view_if_needed()
+            box = target.bounding_box()
+            tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            tab.wait_for_timeout(200)
+            after = tab.evaluate(_SOLUTION_STATE, solution_id)
+            if after["url"] != before["url"]:
+                problems.append(f"{name}#{solution_id}: clicking the title jumped to {after['url']}")
+                tab.goto(server + name, wait_until="load")
+            elif after["hidden"] or not after["visible"]:
+                problems.append(f"{name}#{solution_id}: clicking the title did not open the solution")
+            checked += 1
+    assert checked > 0, "no solution found on any page: the check above checked nothing"
+    assert not problems, "\n".join(problems)
