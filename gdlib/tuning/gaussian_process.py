@@ -134,11 +134,11 @@ class GaussianProcess:
     -----
     The scores are standardised, :math:`\tilde y = (y - m)/s`. With
     :math:`K = k(X, X) + \sigma_n^2 I = L L^\top` and
-    :math:`\boldsymbol\alpha = K^{-1}\tilde y`, the posterior at :math:`x` is
+    :math:`\alpha = K^{-1}\tilde y`, the posterior at :math:`x` is
 
     .. math::
 
-        \mu(x) = m + s\, k(x, X)\,\boldsymbol\alpha, \qquad
+        \mu(x) = m + s\, k(x, X)\,\alpha, \qquad
         \sigma^2(x) = s^2 \left(k(x, x) - \lVert L^{-1} k(X, x)\rVert^2\right).
 
     The hyperparameters :math:`\theta = (\log\ell_1, \dots, \log\ell_d, \log s_f, \log\sigma_n^2)`
@@ -146,11 +146,11 @@ class GaussianProcess:
 
     .. math::
 
-        \log p(\tilde y \mid X, \theta) = -\tfrac12 \tilde y^\top \boldsymbol\alpha
+        \log p(\tilde y \mid X, \theta) = -\tfrac12 \tilde y^\top \alpha
             - \sum_i \log L_{ii} - \tfrac n2 \log 2\pi,
 
     whose gradient is
-    :math:`\tfrac12 \operatorname{tr}\big((\boldsymbol\alpha\boldsymbol\alpha^\top - K^{-1})\,\partial K/\partial\theta_j\big)`.
+    :math:`\tfrac12 \operatorname{tr}\big((\alpha\alpha^\top - K^{-1})\,\partial K/\partial\theta_j\big)`.
     They are fitted with Adam on :math:`\theta`, kept inside bounds
     (:math:`\ell \in [10^{-2}, 10]` on the unit cube), from a few starts.
     """
