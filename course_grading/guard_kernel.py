@@ -42,6 +42,7 @@ import builtins
 import hashlib
 import hmac
 import os
+import re
 import sys
 import threading
 import traceback
@@ -66,6 +67,7 @@ WATCHED_EVENTS = {
     "ctypes.dlopen": "ctypes", "ctypes.dlsym": "ctypes", "ctypes.cdata": "ctypes",
     "ctypes.addressof": "ctypes", "ctypes.string_at": "ctypes", "ctypes.call_function": "ctypes",
 }
+SYNTAX_ERRORS = ("SyntaxError", "IndentationError", "TabError")
 FRAME_ATTRIBUTES = {"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back"}
 _MISSING = object()
 
@@ -156,6 +158,7 @@ class Guard:
                                                value.__kwdefaults__)
         self.threads = None  # the kernel's own threads, taken when the first cell arrives
         self.initial_ns: dict = {}
+        self.syntax_errors: dict[str, str] = {}  # learner cell -> the syntax error it stopped at
         self.trusted_roots = tuple(os.path.realpath(p) + os.sep for p in
                                    {sys.prefix, sys.base_prefix, sys.exec_prefix, "/usr"})
         gdlib = self.modules.get("gdlib")
@@ -370,10 +373,16 @@ class Guard:
         if meta.get("test"):
             return self.run_test(code)
         try:
-            return await self._do_execute(code, silent, store_history, user_expressions, allow_stdin,
-                                          cell_meta=cell_meta, cell_id=cell_id)
+            reply = await self._do_execute(code, silent, store_history, user_expressions,
+                                           allow_stdin, cell_meta=cell_meta, cell_id=cell_id)
         finally:
             self.restore(apply=False)  # name the learner cell that changed something
+        if isinstance(reply, dict) and reply.get("ename") in SYNTAX_ERRORS:
+            where = re.sub(r"\([^()]*\.py, line (\d+)\)", r"(line \1)", str(reply.get("evalue", "")))
+            self.syntax_errors[self.cell] = f"{reply['ename']}: {where}"
+        else:
+            self.syntax_errors.pop(self.cell, None)
+        return reply
 
     def run_test(self, code: str) -> dict:
         """Run one autograded test cell on restored ground; the reply carries the attested verdict."""
@@ -407,11 +416,19 @@ class Guard:
                    "findings": [f"{what} ({cell})" for what, cell in self.findings.items()],
                    "gdlib_error": self.gdlib_error}
         if error is not None:
-            ename = type(error).__name__
+            etype = type(error)
+            ename = etype.__name__
             evalue = str(error) if not isinstance(error, SyntaxError) else \
-                "".join(self._format_exception_only(type(error), error)).strip()
+                "".join(self._format_exception_only(etype, error)).strip()
+            if isinstance(error, NameError) and self.syntax_errors:
+                # the name is missing because the cell defining it did not compile: say that
+                cell, message = next(iter(self.syntax_errors.items()))
+                etype, ename, evalue = SyntaxError, "SyntaxError", (
+                    f"{message} (in {cell}). That cell could not run, so "
+                    f"`{getattr(error, 'name', None) or str(error)}` is not defined: "
+                    "fix the syntax error first.")
             stb = [f"{ename}: {evalue}" if evalue else ename]
-            self._show(type(error), error, stb)
+            self._show(etype, evalue, stb)
             reply.update(status="error", ename=ename, evalue=evalue, traceback=stb)
             verdict.update(ename=ename, evalue=evalue[:2000])
         verdict["mac"] = self.sign(verdict)

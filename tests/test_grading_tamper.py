@@ -105,7 +105,8 @@ LOOPHOLES = {
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     course = copy_course(ROOT, tmp_path_factory.mktemp("tamper") / "course")
-    variants = {"clean": {}, "takeover": {"exponential_decay": TAKEOVER}}
+    variants = {"clean": {}, "takeover": {"exponential_decay": TAKEOVER},
+                "syntax-error": {"exponential_decay": "def exponential_decay(step,\n    return 0.1\n"}}
     variants.update({name: {"exponential_decay": source} for name, source in LOOPHOLES.items()})
     scores = grade_variants(course, ASSIGNMENT, variants, limits=LIMITS)
     _, rows = commands.report(course)
@@ -142,6 +143,18 @@ def test_a_takeover_of_the_kernel_is_not_graded_and_says_why(graded):
     _, scores, rows = graded
     assert scores["takeover"]["_status"] == "not graded"
     assert "did not run under the grader's guard" in rows["takeover"]["reason"]
+
+
+def test_a_syntax_error_is_reported_as_itself_not_as_a_name_error(graded):
+    import nbformat
+
+    course, scores, _ = graded
+    assert scores["syntax-error"]["test_exponential_decay"] == 0
+    nb = nbformat.read(course.autograded / "syntax-error" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_exponential_decay")
+    [error] = [o for o in test.outputs if o.output_type == "error"]
+    assert error.ename == "SyntaxError" and "(in cell exponential_decay)" in error.evalue
+    assert "`exponential_decay` is not defined: fix the syntax error first" in error.evalue
 
 
 def test_a_fake_gdlib_testing_costs_no_other_part_of_a_right_answer(graded):
