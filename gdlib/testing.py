@@ -17,6 +17,11 @@ too. The helpers here depend on nothing a learner is likely to patch:
   the learner's helper functions, default arguments or closures) to anything
   from gdlib, and while its ``with`` block runs every gdlib function and class
   is a tripwire.
+* :class:`Diagnosis` compares an answer with the reference and with the known
+  mistakes of a part, draw after draw, and names the mistake the answer
+  matches on every draw ("your update matches Adam without bias correction:
+  see chapter 4, Adam, equation (4.7)"); otherwise it says what differs, as
+  :func:`assert_allclose` does.
 * :func:`numerical_gradient` and :func:`gradient_check` check a gradient with
   central differences in float64.
 
@@ -67,8 +72,8 @@ import types
 
 import numpy
 
-__all__ = ["TRUSTED_IMPORT", "assert_allclose", "assert_finite", "to_list", "shape_of", "fresh_reference",
-           "forbid_gdlib", "uses_gdlib", "numerical_gradient", "gradient_check",
+__all__ = ["TRUSTED_IMPORT", "assert_allclose", "assert_finite", "to_list", "shape_of", "Diagnosis",
+           "fresh_reference", "forbid_gdlib", "uses_gdlib", "numerical_gradient", "gradient_check",
            "relative_error"]
 
 #: One line that starts every hidden-test block; it executes gdlib.testing anew from gdlib's folder.
@@ -92,7 +97,7 @@ _ndarray_copy = numpy.ndarray.copy
 _type = (0).__class__.__class__
 _instance = _type.__instancecheck__          # _instance(cls, obj): isinstance, from the type
 _float, _int, _bool, _complex = (0.0).__class__, (0).__class__, (True).__class__, (0j).__class__
-_list, _tuple, _str = [].__class__, ().__class__, "".__class__
+_list, _tuple, _str, _dict = [].__class__, ().__class__, "".__class__, {}.__class__
 _length = _list.__len__
 _INF = 1e308 * 10.0
 
@@ -179,6 +184,29 @@ def _close(a, e, rtol, atol):
     return _abs(a - e) <= atol + rtol * _abs(e)
 
 
+def _difference(got, want, rtol, atol, name):
+    """What differs between nested lists ``got`` and ``want`` (as :func:`assert_allclose` says it), or None."""
+    got_shape, want_shape = shape_of(got), shape_of(want)
+    if got_shape != want_shape:
+        return f"{name}: shape {got_shape} but expected shape {want_shape}"
+    flat_want = [pair for pair in _flatten(want)]
+    bad, first, k = 0, None, 0
+    for index, a in _flatten(got):
+        e = flat_want[k][1]
+        k += 1
+        if not _close(a, e, rtol, atol):
+            bad += 1
+            if first is None:
+                first = (index, a, e)
+    if not bad:
+        return None
+    index, a, e = first
+    where = f"at index {index}" if index else "(a scalar)"
+    return (f"{name}: {bad} of {k} values differ; first {where}: got {a!r}, expected {e!r} "
+            f"(difference {_abs(a - e) if _isfinite(a) and _isfinite(e) else 'not finite'}, "
+            f"allowed {atol} + {rtol} * |expected|)")
+
+
 def assert_allclose(actual, expected, rtol=1e-6, atol=0.0, name="result"):
     r"""Check ``|actual - expected| <= atol + rtol * |expected|`` elementwise, in plain Python.
 
@@ -202,26 +230,9 @@ def assert_allclose(actual, expected, rtol=1e-6, atol=0.0, name="result"):
     """
     got = to_list(actual, name)
     want = to_list(expected, f"{name} (reference)")
-    got_shape, want_shape = shape_of(got), shape_of(want)
-    if got_shape != want_shape:
-        raise AssertionError(f"{name}: shape {got_shape} but expected shape {want_shape}")
-    flat_want = [pair for pair in _flatten(want)]
-    bad, first, k = 0, None, 0
-    for index, a in _flatten(got):
-        e = flat_want[k][1]
-        k += 1
-        if not _close(a, e, _float(rtol), _float(atol)):
-            bad += 1
-            if first is None:
-                first = (index, a, e)
-    if bad:
-        index, a, e = first
-        where = f"at index {index}" if index else "(a scalar)"
-        total = k
-        raise AssertionError(
-            f"{name}: {bad} of {total} values differ; first {where}: got {a!r}, expected {e!r} "
-            f"(difference {_abs(a - e) if _isfinite(a) and _isfinite(e) else 'not finite'}, "
-            f"allowed {atol} + {rtol} * |expected|)")
+    message = _difference(got, want, _float(rtol), _float(atol), name)
+    if message is not None:
+        raise AssertionError(message)
 
 
 def assert_finite(actual, name="result"):
@@ -231,6 +242,160 @@ def assert_finite(actual, name="result"):
         if not _isfinite(a):
             where = f"at index {index}" if index else "(a scalar)"
             raise AssertionError(f"{name}: not finite {where}: {a!r}")
+
+
+# --- naming the mistake ----------------------------------------------------------------------
+
+class Diagnosis:
+    r"""Compare an answer with the reference and with known mistakes; name the mistake it matches.
+
+    A hidden test knows the wrong answers learners write for a part (a sign
+    error, a missing bias correction, a step off by one). Each is a small
+    function beside the test with the right function's signature. On every
+    draw the test runs the learner's function, the reference and each mistake
+    still in the running, and hands their outputs to :meth:`compare`. A mistake
+    stays in the running while the learner's output agrees with it on every
+    comparison made so far (where the test gives no value for a mistake, that
+    mistake's value is the reference's).
+
+    If the answer differs from the reference somewhere, :meth:`finish` (or the
+    end of the ``with`` block) raises ``AssertionError``: with the message of
+    the one mistake the answer matched on *every* comparison, followed by the
+    first difference from the right answer; with every candidate named when
+    several matched everywhere (they cannot be told apart on these draws);
+    and with the first difference alone when none did, as
+    :func:`assert_allclose` would say it. A partial match is never a
+    diagnosis. As soon as the answer has differed and no mistake is left in
+    the running, the error is raised at once, so a wrong answer costs no more
+    time than a right one.
+
+    Parameters
+    ----------
+    mistakes : dict
+        Name of each known mistake -> what to tell a learner whose answer
+        matches it, with where to read up: ``{"no bias correction": "your update
+        matches Adam without bias correction: see chapter 4, Adam, equation (4.7)"}``.
+
+    Examples
+    --------
+    A part whose learners forget the bias correction::
+
+        with Diagnosis({"no bias correction": "your update matches Adam without ..."}) as diagnosis:
+            for draw in range(10):
+                ...                             # random arrays and hyperparameters
+                got = adam_update(w1, g, m1, v1, lr, 0)
+                want = reference(w2, g, m2, v2, lr, 0)
+                mistakes = {name: MISTAKES[name](w3, g, m3, v3, lr, 0)
+                            for name in diagnosis.candidates}
+                diagnosis.compare(got, want, mistakes, rtol=1e-5, name=f"adam_update, draw {draw}")
+
+    Only the mistakes still in the running (:attr:`candidates`) need to be
+    run. Checks that are not comparisons of values (a type, a count) go
+    through :meth:`check`. Like :func:`assert_allclose`, every comparison is
+    made in plain Python, with types and operators no notebook can replace.
+    """
+
+    def __init__(self, mistakes):
+        self._messages = _dict(mistakes)
+        self._running = [name for name in self._messages]
+        self._first = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.finish()
+        return False
+
+    @property
+    def candidates(self):
+        """The names of the mistakes the answer has matched on every comparison so far."""
+        return [name for name in self._running]
+
+    @property
+    def failed(self):
+        """Whether the answer has differed from the reference (skip checks that only repeat it)."""
+        return self._first is not None
+
+    def compare(self, actual, expected, mistakes=None, rtol=1e-6, atol=0.0, name="result"):
+        """Compare ``actual`` with ``expected``, and with each mistake's value in ``mistakes``.
+
+        Parameters
+        ----------
+        actual : array_like
+            The learner's value (ndarray, NumPy scalar, number, nested lists).
+            Anything else raises ``AssertionError`` at once, as in :func:`to_list`.
+        expected : array_like
+            The reference's value.
+        mistakes : dict, optional
+            Mistake name -> the value that mistake gives here. A mistake left
+            out gives ``expected``. Values of mistakes no longer in the running
+            are ignored.
+        rtol, atol, name
+            As in :func:`assert_allclose`; the same tolerances decide whether
+            the answer matches a mistake.
+        """
+        rtol, atol = _float(rtol), _float(atol)
+        got = to_list(actual, name)
+        difference = _difference(got, to_list(expected, f"{name} (reference)"), rtol, atol, name)
+        matches = {}
+        for key in (mistakes or {}):
+            if key not in self._messages:
+                raise KeyError(f"Diagnosis.compare: {key!r} is not one of the mistakes given")
+            if key in self._running:
+                try:
+                    value = to_list(mistakes[key], f"{name} ({key})")
+                except AssertionError:  # the mistake's own value is not numbers: no match
+                    matches[key] = False
+                else:
+                    matches[key] = _difference(got, value, rtol, atol, name) is None
+        self.check(difference is None, difference, matches)
+
+    def check(self, ok, message, matches=None):
+        """Record one check: ``ok`` if the answer agrees with the reference here.
+
+        Parameters
+        ----------
+        ok : bool
+            The answer passes this check.
+        message : str
+            What to say if it does not (and no mistake explains it).
+        matches : dict, optional
+            Mistake name -> whether the answer agrees with that mistake here;
+            a mistake left out agrees exactly when ``ok`` is true.
+
+        Raises
+        ------
+        AssertionError
+            With the first difference, once the answer has differed and no
+            mistake is left in the running.
+        """
+        matches = matches or {}
+        self._running = [key for key in self._running if (matches[key] if key in matches else ok)]
+        if not ok and self._first is None:
+            self._first = f"{message}"
+        if self._first is not None and not self._running:
+            raise AssertionError(self._first)
+
+    def finish(self):
+        """Raise ``AssertionError`` if the answer differed anywhere, naming the mistake it matched.
+
+        Does nothing for an answer that agreed with the reference on every comparison.
+        """
+        if self._first is None:
+            return
+        if _length(self._running) == 1:
+            raise AssertionError(f"{self._messages[self._running[0]]}. "
+                                 f"The first difference from the right answer: {self._first}")
+        named, k = [], 0
+        for key in self._running:
+            k += 1
+            named.append(f"({k}) {self._messages[key]}")
+        named = "; ".join(named)
+        raise AssertionError(f"your answer matches {_length(self._running)} known mistakes on every test, "
+                             f"which these tests cannot tell apart: {named}. "
+                             f"The first difference from the right answer: {self._first}")
 
 
 # --- the reference, loaded anew --------------------------------------------------------------

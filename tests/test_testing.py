@@ -7,7 +7,7 @@ import pytest
 import gdlib
 import gdlib.optimizers.adam
 from gdlib import testing
-from gdlib.testing import (assert_allclose, assert_finite, forbid_gdlib, fresh_reference,
+from gdlib.testing import (Diagnosis, assert_allclose, assert_finite, forbid_gdlib, fresh_reference,
                            gradient_check, numerical_gradient, relative_error, shape_of, to_list,
                            uses_gdlib)
 
@@ -95,6 +95,121 @@ def test_shape_of_nested_lists():
     assert shape_of(to_list(np.zeros((0, 4)))) == (0,)
     with pytest.raises(AssertionError, match="ragged"):
         shape_of([[1.0], [1.0, 2.0]])
+
+
+# --- Diagnosis ---------------------------------------------------------------------------------
+
+# The part: double x. Two known mistakes: the sign flipped, and the factor 2 forgotten.
+DOUBLE_MISTAKES = {"sign": "your function returns -2 x: see equation (1)",
+                   "no factor": "your function returns x, not 2 x: see equation (1)"}
+DOUBLE_WRONG = {"sign": lambda x: -2 * x, "no factor": lambda x: x}
+DRAWS = [np.array([1.0, -2.0]), np.array([0.0]), np.array([[3.0, 0.5]])]
+
+
+def _diagnose(answer, draws=DRAWS, mistakes=DOUBLE_MISTAKES, wrong=DOUBLE_WRONG):
+    """Run the part's test on ``answer``: None if it passes, else its message."""
+    try:
+        with Diagnosis(mistakes) as diagnosis:
+            for k, x in enumerate(draws):
+                diagnosis.compare(answer(x), 2 * x, {name: wrong[name](x) for name in diagnosis.candidates},
+                                  name=f"double, draw {k}")
+    except AssertionError as error:
+        return str(error)
+    return None
+
+
+def test_a_right_answer_passes_without_a_diagnosis():
+    assert _diagnose(lambda x: 2 * x) is None
+    assert _diagnose(lambda x: x + x) is None
+
+
+def test_an_answer_matching_one_mistake_on_every_draw_is_named_with_its_first_difference():
+    # draw 0: -2 * [1, -2] = [-2, 4] against [2, -4]: the first index differs
+    assert _diagnose(lambda x: -2 * x) == (
+        "your function returns -2 x: see equation (1). The first difference from the right answer: "
+        "double, draw 0: 2 of 2 values differ; first at index (0,): got -2.0, expected 2.0 "
+        "(difference 4.0, allowed 0.0 + 1e-06 * |expected|)")
+    assert _diagnose(lambda x: x).startswith("your function returns x, not 2 x: see equation (1). ")
+
+
+def test_a_partial_match_is_no_diagnosis_and_says_what_assert_allclose_says():
+    # the sign mistake on the first draw only, then 3 x: matches no mistake on every draw
+    calls = iter([lambda x: -2 * x, lambda x: 3 * x, lambda x: 3 * x])
+    message = _diagnose(lambda x: next(calls)(x))
+    with pytest.raises(AssertionError) as plain:
+        assert_allclose(-2 * DRAWS[0], 2 * DRAWS[0], name="double, draw 0")
+    assert message == str(plain.value)
+
+
+def test_a_mistake_that_agrees_with_the_reference_on_a_draw_still_matches_there():
+    # x = 0: every mistake gives 0, as the reference does; the sign mistake is named from the other draws
+    assert _diagnose(lambda x: -2 * x, draws=[np.array([0.0]), np.array([1.5])]).startswith(
+        "your function returns -2 x")
+
+
+def test_mistakes_the_draws_cannot_tell_apart_are_named_together():
+    # on x = 0 and x = 1 the mistakes x and x^3 give the same values
+    mistakes = {"a": "mistake A", "b": "mistake B"}
+    wrong = {"a": lambda x: x, "b": lambda x: x ** 3}
+    message = _diagnose(lambda x: x, draws=[np.array([0.0, 1.0])], mistakes=mistakes, wrong=wrong)
+    assert message.startswith("your answer matches 2 known mistakes on every test, which these tests "
+                              "cannot tell apart: (1) mistake A; (2) mistake B. The first difference")
+
+
+def test_a_mistake_without_a_value_gives_the_reference_value():
+    diagnosis = Diagnosis(DOUBLE_MISTAKES)
+    diagnosis.compare([2.0], [2.0], {"sign": [-2.0]})  # no "no factor": it would have given [2.0] too
+    assert diagnosis.candidates == ["no factor"] and not diagnosis.failed
+    with pytest.raises(AssertionError, match="^x: 1 of 1 values differ"):
+        diagnosis.compare([5.0], [4.0], name="x")  # "no factor" would have given [4.0]: out of the running
+
+
+def test_the_first_difference_is_raised_as_soon_as_no_mistake_is_left():
+    seen = []
+
+    def answer(x):
+        seen.append(x)
+        return 3 * x
+
+    message = _diagnose(answer)
+    assert len(seen) == 1 and message.startswith("double, draw 0: 2 of 2 values differ")
+
+
+def test_candidates_shrink_so_a_test_runs_only_the_mistakes_still_in_the_running():
+    diagnosis = Diagnosis(DOUBLE_MISTAKES)
+    assert diagnosis.candidates == ["sign", "no factor"]
+    diagnosis.compare(np.array([2.0]), np.array([2.0]), {"sign": [-2.0], "no factor": [1.0]})
+    assert diagnosis.candidates == [] and not diagnosis.failed
+    diagnosis.finish()  # a right answer: nothing to say
+
+
+def test_check_records_a_test_that_is_not_a_comparison_of_values():
+    diagnosis = Diagnosis({"one batch short": "you drop the last batch"})
+    diagnosis.check(True, "unused")
+    diagnosis.check(False, "3 batches, expected 4", {"one batch short": True})
+    assert diagnosis.failed and diagnosis.candidates == ["one batch short"]
+    with pytest.raises(AssertionError, match="^you drop the last batch. The first difference from the right "
+                                             "answer: 3 batches, expected 4$"):
+        diagnosis.finish()
+    with pytest.raises(AssertionError, match="^count is wrong$"):
+        Diagnosis({}).check(False, "count is wrong")
+
+
+def test_shapes_and_values_that_are_not_numbers():
+    diagnosis = Diagnosis(DOUBLE_MISTAKES)
+    diagnosis.compare([2.0, 4.0], [2.0, 4.0], {"sign": [[2.0, 4.0]], "no factor": None}, name="y")
+    assert diagnosis.candidates == []  # a shape that differs, a value that is not numbers: no match
+    with pytest.raises(AssertionError, match="got NoneType"):
+        Diagnosis(DOUBLE_MISTAKES).compare(None, [2.0], name="double")  # the answer's own type: at once
+    with pytest.raises(KeyError, match="'typo' is not one of the mistakes given"):
+        Diagnosis(DOUBLE_MISTAKES).compare([1.0], [1.0], {"typo": [1.0]})
+
+
+def test_an_error_inside_the_block_is_not_replaced():
+    with pytest.raises(ZeroDivisionError):
+        with Diagnosis(DOUBLE_MISTAKES) as diagnosis:
+            diagnosis.compare([-2.0], [2.0], {"sign": [-2.0]})
+            1 / 0
 
 
 # --- fresh_reference ---------------------------------------------------------------------------
@@ -335,3 +450,29 @@ def test_patched_math_and_builtins_do_not_change_the_verdict():
     errors = []
     assert _verdict(lambda: errors.append(relative_error([3.0, 4.0], [3.0, 0.0]))) == "passed"
     assert errors == [0.5]  # ||(0, 4)|| / (5 + 3), by hand
+
+
+def _diagnosis_verdict(answer):
+    """_verdict of the doubling part's test; the draws are prepared before builtins lie."""
+    draws = [(answer(x), 2 * x, {name: DOUBLE_WRONG[name](x) for name in DOUBLE_MISTAKES}, f"double, draw {k}")
+             for k, x in enumerate(DRAWS)]
+    messages = []
+
+    def run():
+        try:
+            with Diagnosis(DOUBLE_MISTAKES) as diagnosis:
+                for got, want, mistakes, name in draws:
+                    diagnosis.compare(got, want, mistakes, name=name)
+        except AssertionError as error:
+            messages.append(error.args[0])
+            raise
+
+    return _verdict(run), messages
+
+
+def test_patched_math_and_builtins_do_not_change_a_diagnosis():
+    assert _diagnosis_verdict(lambda x: 2 * x) == ("passed", [])
+    verdict, [message] = _diagnosis_verdict(lambda x: -2 * x)
+    assert verdict == "failed" and message.startswith("your function returns -2 x: see equation (1). ")
+    verdict, [message] = _diagnosis_verdict(lambda x: 2 * x + 1)
+    assert verdict == "failed" and message.startswith("double, draw 0: 2 of 2 values differ")
