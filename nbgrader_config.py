@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from course_grading.course import Course, nbgrader_config  # noqa: E402
+from course_grading.course import Course, nbgrader_config
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 c.merge(nbgrader_config(Course(os.path.dirname(os.path.abspath(__file__)))))

@@ -17,8 +17,8 @@ from traitlets.config import Config
 COURSE_ID = "gradient-descent-course"
 
 
-def _limit(default, help):
-    return dataclasses.field(default=default, metadata={"help": help})
+def _limit(default, description):
+    return dataclasses.field(default=default, metadata={"help": description})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -104,14 +104,14 @@ class GuardedExecute(Execute):
     async def async_start_new_kernel_client(self):
         try:
             return await super().async_start_new_kernel_client()
-        except Exception as err:  # noqa: BLE001 - any failure to start is the environment's
+        except Exception as err:  # any failure to start is the environment's
             raise KernelStartError(f"the kernel could not start: {type(err).__name__}: "
                                    f"{_short(err, 300)}") from err
 
     async def async_start_new_kernel(self, **kwargs):
         try:
             return await super().async_start_new_kernel(**kwargs)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             raise KernelStartError(f"the kernel could not start: {type(err).__name__}: "
                                    f"{_short(err, 300)}") from err
 

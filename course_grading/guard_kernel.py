@@ -92,7 +92,7 @@ class Guard:
         self._key = token                  # never leaves this object
         self._exec, self._compile = builtins.exec, builtins.compile
         self._format_exception_only = traceback.format_exception_only
-        self._show = self.shell._showtraceback
+        self._show = self.shell._showtraceback  # noqa: SLF001 - IPython's own hook, wrapped below
         self._do_execute = kernel.do_execute
         self._learner_files = os.path.dirname(self.shell.compile.get_code_name("", "", 0)) + os.sep
         self._snapshot()
@@ -106,7 +106,7 @@ class Guard:
         for name in GUARDED_MODULES:
             importlib.import_module(name)
         try:
-            import gdlib  # noqa: F401 - gdlib and its submodules belong to the snapshot
+            import gdlib  # gdlib and its submodules belong to the snapshot
             self.gdlib_error = None
         except Exception as err:  # noqa: BLE001 - reported with every verdict
             self.gdlib_error = f"{type(err).__name__}: {err}"
@@ -349,7 +349,7 @@ class Guard:
             learner = self._learner_frames()
             if learner and not self.in_test:
                 self._note(label)
-        except Exception:  # noqa: BLE001, S110 - the hook must not break the operation it watches
+        except Exception:  # noqa: BLE001 - the hook must not break the operation it watches
             learner = False
         finally:
             local.busy = False

@@ -90,6 +90,8 @@ def now() -> str:
 
 _lock_depth = 0
 _lock_file = None
+_lock_path = None     # the lock file of the course being graded
+_locked_init = None   # nbgrader's Gradebook.__init__ once it takes the lock
 
 
 def serialise_gradebook(lock_path: Path) -> None:
@@ -100,15 +102,16 @@ def serialise_gradebook(lock_path: Path) -> None:
     """
     from nbgrader import api
 
-    if getattr(api.Gradebook, "_course_grading_locked", False):
-        api.Gradebook._course_grading_lock_path = str(lock_path)
+    global _lock_path, _locked_init
+    _lock_path = str(lock_path)
+    if api.Gradebook.__init__ is _locked_init:  # patched already: only the lock file changes
         return
     original_init, original_close = api.Gradebook.__init__, api.Gradebook.close
 
     def __init__(self, *args, **kwargs):
         global _lock_depth, _lock_file
         if _lock_depth == 0:
-            _lock_file = open(api.Gradebook._course_grading_lock_path, "a")
+            _lock_file = open(_lock_path, "a")
             fcntl.flock(_lock_file, fcntl.LOCK_EX)
         _lock_depth += 1
         self._course_grading_holds = True
@@ -134,10 +137,9 @@ def serialise_gradebook(lock_path: Path) -> None:
         finally:
             _release(self)
 
+    _locked_init = __init__
     api.Gradebook.__init__ = __init__
     api.Gradebook.close = close
-    api.Gradebook._course_grading_locked = True
-    api.Gradebook._course_grading_lock_path = str(lock_path)
 
 
 @contextlib.contextmanager

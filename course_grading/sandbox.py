@@ -213,6 +213,12 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.connection_file = os.path.join(self._sockdir, "kernel.json")
         return self._sockdir
 
+    def remove_sockdir(self) -> None:
+        """Remove the socket folder (after the kernel has ended)."""
+        if self._sockdir:
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+            self._sockdir = None
+
     async def _async_pre_start_kernel(self, **kw):
         self._make_sockdir()
         if self.sandbox and self.kernel_spec is not None:

@@ -225,7 +225,7 @@ def scan_notebook(path: Path, release: Path | None = None) -> list[str]:
                 given.add(_source(c))
                 if _locked_id(c):
                     locked.add(_locked_id(c))
-    except Exception:  # noqa: BLE001 - a broken release only means nothing is skipped
+    except Exception:  # noqa: BLE001, S110 - a broken release only means nothing is skipped
         pass
     try:
         cells = _code_cells(path)

@@ -213,10 +213,7 @@ def discard(km) -> None:
     if process is not None and process.poll() is None:
         process.kill()  # bwrap: its pid namespace, and every process in it, ends too
         process.wait()
-    sockdir = getattr(km, "_sockdir", None)
-    if sockdir:
-        shutil.rmtree(sockdir, ignore_errors=True)
-        km._sockdir = None
+    km.remove_sockdir()
 
 
 class Grader:

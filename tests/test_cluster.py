@@ -7,7 +7,6 @@ a submission whose worker dies once and reports it not graded when its retry die
 interrupted run resumes as on one machine.
 """
 import os
-import shutil
 import signal
 import subprocess
 import sys

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_grading import Course, Limits, commands  # noqa: E402
-from course_grading.testing import copy_course, make_submission  # noqa: E402
+from course_grading.testing import make_submission  # noqa: E402
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 

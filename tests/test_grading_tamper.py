@@ -169,10 +169,10 @@ def test_report_flags_the_tampering_and_not_the_clean_solution(graded):
     patched = rows["patched-math-builtins"]["flagged"]
     assert "assigns math.isclose" in patched and "assigns builtins.abs" in patched
     text = (course.grading / "report.txt").read_text()
-    lines = [l for l in text.splitlines() if ASSIGNMENT in l]
-    line = next(l for l in lines if l.startswith("fake-gdlib-testing"))
+    lines = [row for row in text.splitlines() if ASSIGNMENT in row]
+    line = next(row for row in lines if row.startswith("fake-gdlib-testing"))
     assert "graded" in line and "FLAGGED for review: " in line and "cell exponential_decay" in line
-    assert "FLAGGED" not in next(l for l in lines if l.startswith("clean "))
+    assert "FLAGGED" not in next(row for row in lines if row.startswith("clean "))
     assert "flagged" in (course.grading / "report.csv").read_text().splitlines()[0]
 
 

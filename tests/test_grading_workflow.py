@@ -3,7 +3,6 @@
 Runs on a temporary copy of the demo course in tests/grading_fixtures/course
 (and checks the real course's releases, once solutions/ has assignments).
 """
-import json
 import shutil
 import sys
 import zipfile
@@ -16,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_grading import Course, Limits, commands  # noqa: E402
-from course_grading.testing import copy_course, grade_variants, make_submission  # noqa: E402
+from course_grading.testing import copy_course, grade_variants  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "grading_fixtures" / "course"
 LIMITS = Limits(cell_timeout=30, notebook_budget=180)
