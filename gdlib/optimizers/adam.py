@@ -4,9 +4,12 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_bool, _check_number
 
+# Keras's defaults, written once for adam_update and Adam (AdamW takes them from here).
+BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
 
-def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, beta_2=0.999,
-                epsilon=1e-7, v_hat=None):
+
+def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=BETA_1, beta_2=BETA_2,
+                epsilon=EPSILON, v_hat=None):
     r"""One Adam step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -41,8 +44,8 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     .. math::
 
         \eta_t &= \eta \, \frac{\sqrt{1 - \beta_2^{\,t}}}{1 - \beta_1^{\,t}} \\
-        m &\leftarrow m + (g - m)(1 - \beta_1) \\
-        v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
+        v &\leftarrow v + (1 - \beta_2)(g^2 - v) \\
         \hat v &\leftarrow \max(\hat v, v) \text{ and } v \text{ replaced by } \hat v
             \quad \text{(amsgrad)} \\
         w &\leftarrow w - \frac{\eta_t\, m}{\sqrt{v} + \hat\epsilon}
@@ -52,30 +55,20 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=0.9, 
     "efficient version" at the end of Section 2 of Kingma & Ba (2015). It is
     Algorithm 1 except for where epsilon sits: this :math:`\hat\epsilon`
     equals Algorithm 1's :math:`\epsilon\sqrt{1-\beta_2^t}`, so it matters
-    most in the first steps. :math:`m + (g-m)(1-\beta_1)` is
-    :math:`\beta_1 m + (1-\beta_1) g` rearranged.
+    most in the first steps. :math:`m + (1-\beta_1)(g-m)` is
+    :math:`\beta_1 m + (1-\beta_1) g` rearranged, as Keras (and chapter 4,
+    equation ``eq-adam``) writes it; the two round differently in float32.
     """
+    w, g = variable, gradient
     t = np.float32(iteration + 1)
-    beta_1_power = np.float32(beta_1) ** t
-    beta_2_power = np.float32(beta_2) ** t
-    eta_t = np.float32(learning_rate) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-    # Twelve array operations, two temporaries (`step`, `denominator`).
-    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
-    step *= 1 - beta_1
-    m += step
-    np.square(gradient, out=step)  # v <- v + (g^2 - v)(1 - beta_2)
-    step -= v
-    step *= 1 - beta_2
-    v += step
+    eta_t = np.float32(learning_rate) * np.sqrt(1 - np.float32(beta_2) ** t) / (1 - np.float32(beta_1) ** t)
+    m += (1 - beta_1) * (g - m)
+    v += (1 - beta_2) * (np.square(g) - v)
     if v_hat is not None:
-        np.maximum(v_hat, v, out=v_hat)  # v_hat <- max(v_hat, v), used in place of v
+        np.maximum(v_hat, v, out=v_hat)
         v = v_hat
-    denominator = np.sqrt(v)  # w <- w - eta_t m / (sqrt(v) + eps)
-    denominator += np.float32(epsilon)
-    np.multiply(m, eta_t, out=step)
-    step /= denominator
-    variable -= step
-    return variable
+    w -= eta_t * m / (np.sqrt(v) + np.float32(epsilon))
+    return w
 
 
 class Adam(Optimizer):
@@ -110,9 +103,9 @@ class Adam(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
         amsgrad=False,
         weight_decay=None,
         clipnorm=None,
@@ -150,18 +143,9 @@ class Adam(Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         i = self._get_variable_index(variable)
-        adam_update(
-            variable,
-            gradient,
-            self._momentums[i],
-            self._velocities[i],
-            learning_rate,
-            self.iterations,
-            self.beta_1,
-            self.beta_2,
-            self.epsilon,
-            v_hat=self._velocity_hats[i] if self.amsgrad else None,
-        )
+        v_hat = self._velocity_hats[i] if self.amsgrad else None
+        adam_update(variable, gradient, self._momentums[i], self._velocities[i], learning_rate,
+                    self.iterations, self.beta_1, self.beta_2, self.epsilon, v_hat)
 
     def get_config(self):
         config = super().get_config()

@@ -1,11 +1,13 @@
 r"""AdamW: Adam with decoupled weight decay (Loshchilov & Hutter, 2019)."""
 
-from .adam import Adam, adam_update
+from .adam import BETA_1, BETA_2, EPSILON, Adam, adam_update
 from .base import _Default, apply_weight_decay
 
+WEIGHT_DECAY = 0.004  # Keras's default, for adamw_update and AdamW
 
-def adamw_update(variable, gradient, m, v, learning_rate, iteration, weight_decay=0.004,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-7, v_hat=None):
+
+def adamw_update(variable, gradient, m, v, learning_rate, iteration, weight_decay=WEIGHT_DECAY,
+                 beta_1=BETA_1, beta_2=BETA_2, epsilon=EPSILON, v_hat=None):
     r"""One AdamW step on ``variable``, in place: weight decay, then Adam.
 
     Parameters
@@ -27,16 +29,16 @@ def adamw_update(variable, gradient, m, v, learning_rate, iteration, weight_deca
         w &\leftarrow w - w\,\lambda\,\eta \\
         w &\leftarrow \operatorname{adam\_update}(w, g, m, v, \eta, t)
 
-    The class :class:`AdamW` gets exactly this through the base class, which
-    calls :func:`~gdlib.optimizers.base.apply_weight_decay` on every variable
-    and then :func:`~gdlib.optimizers.adam.adam_update`. Keras scales the
-    decay by the learning rate :math:`\eta` (the paper uses a separate
-    schedule multiplier :math:`\eta_t`), so with a schedule the decay follows
-    it.
+    The class :class:`AdamW` calls this for every variable (with
+    :math:`\lambda = 0` for those excluded from weight decay). It is what
+    ``Adam(weight_decay=...)`` does too, to the last bit: the base class
+    applies :func:`~gdlib.optimizers.base.apply_weight_decay` to every
+    variable before the update step. Keras scales the decay by the learning
+    rate :math:`\eta` (the paper uses a separate schedule multiplier
+    :math:`\eta_t`), so with a schedule the decay follows it.
     """
-    apply_weight_decay(variable, learning_rate, weight_decay)
-    return adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1, beta_2,
-                       epsilon, v_hat)
+    w = apply_weight_decay(variable, learning_rate, weight_decay)
+    return adam_update(w, gradient, m, v, learning_rate, iteration, beta_1, beta_2, epsilon, v_hat)
 
 
 class AdamW(Adam):
@@ -66,10 +68,10 @@ class AdamW(Adam):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        weight_decay=0.004,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
+        weight_decay=WEIGHT_DECAY,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
         amsgrad=False,
         clipnorm=None,
         clipvalue=None,
@@ -97,3 +99,13 @@ class AdamW(Adam):
             lr=lr,
             decay=decay,
         )
+
+    def _apply_weight_decay(self, variables, learning_rate):
+        """Nothing before the update step: :func:`adamw_update` decays each variable itself."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        i = self._get_variable_index(variable)
+        weight_decay = self.weight_decay if self._use_weight_decay(variable) else 0.0
+        v_hat = self._velocity_hats[i] if self.amsgrad else None
+        adamw_update(variable, gradient, self._momentums[i], self._velocities[i], learning_rate,
+                     self.iterations, weight_decay, self.beta_1, self.beta_2, self.epsilon, v_hat)

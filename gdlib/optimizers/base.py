@@ -73,10 +73,9 @@ def apply_weight_decay(variable, learning_rate, weight_decay):
     applies it before the optimizer's own update, for every optimizer that is
     given ``weight_decay``.
     """
-    decay = variable * np.float32(weight_decay)  # w <- w - w lambda eta
-    decay *= np.float32(learning_rate)
-    variable -= decay
-    return variable
+    w = variable
+    w -= w * np.float32(weight_decay) * np.float32(learning_rate)
+    return w
 
 
 def _check_number(name, value, low=None, high=None, low_open=False, high_open=False):
@@ -406,10 +405,7 @@ class Optimizer:
         grads, variables = self._filter_empty_gradients(grads, variables)
         learning_rate = self._current_learning_rate()
         grads = self._clip_gradients(grads)
-        if self.weight_decay is not None:
-            for variable in variables:
-                if id(variable) not in self._exclude_from_weight_decay:
-                    apply_weight_decay(variable, learning_rate, self.weight_decay)
+        self._apply_weight_decay(variables, learning_rate)
         self._update_step_all(grads, variables, learning_rate)
         self.iterations += 1
 
@@ -445,6 +441,16 @@ class Optimizer:
         if self.clipvalue is not None:
             return [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         return grads
+
+    def _use_weight_decay(self, variable):
+        """Whether ``variable`` is decayed: ``weight_decay`` is set and the variable not excluded."""
+        return self.weight_decay is not None and id(variable) not in self._exclude_from_weight_decay
+
+    def _apply_weight_decay(self, variables, learning_rate):
+        """Step 5 of :meth:`apply`: :func:`apply_weight_decay` on every variable that uses it."""
+        for variable in variables:
+            if self._use_weight_decay(variable):
+                apply_weight_decay(variable, learning_rate, self.weight_decay)
 
     def _update_step_all(self, grads, variables, learning_rate):
         """Run ``update_step`` on every variable (Keras's ``_backend_update_step``)."""
