@@ -33,6 +33,7 @@ from traitlets import Any, Float, Integer, Unicode
 
 from nbgrader.preprocessors import Execute
 
+from .course import Limits
 from .guard_kernel import sign
 
 MAX_ERROR_TEXT = 2000
@@ -62,8 +63,8 @@ def _short(text, limit=MAX_ERROR_TEXT) -> str:
 
 
 class GuardedExecute(Execute):
-    interrupt_grace = Float(3.0).tag(config=True)
-    max_output_bytes = Integer(1_000_000).tag(config=True)
+    interrupt_grace = Float(Limits.interrupt_grace).tag(config=True)  # defaults: Limits
+    max_output_bytes = Integer(Limits.output).tag(config=True)
     report_path = Unicode("", help="where to write the guard's verdicts (JSON)").tag(config=True)
     kernel_source = Any(None, allow_none=True,
                         help="an object whose take((assignment, student), kernel_name) returns "

@@ -36,6 +36,8 @@ from jupyter_client.connect import channel_socket_types
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Float, Integer, Type, Unicode
 
+from .course import Limits
+
 GUARD_FILE = str(Path(__file__).resolve().parent / "guard_kernel.py")
 INSIDE = "/run/cg"                       # where the course's gdlib and the guard appear
 INSIDE_LIBRARY = f"{INSIDE}/lib"
@@ -186,12 +188,13 @@ class SandboxedKernelManager(AsyncKernelManager):
     private working folder, but drops bubblewrap: only for trusted notebooks.
     """
 
-    sandbox = Bool(True).tag(config=True)
+    # the limits' defaults live in Limits alone; Limits.configure sets these
+    sandbox = Bool(Limits.sandbox).tag(config=True)
     sandbox_uid = Integer(62000).tag(config=True)
-    memory_limit = Integer(3 * 2**30).tag(config=True)
-    process_limit = Integer(256).tag(config=True)
-    file_size_limit = Integer(64 * 2**20).tag(config=True)
-    disk_limit = Integer(256 * 2**20).tag(config=True)
+    memory_limit = Integer(Limits.memory).tag(config=True)
+    process_limit = Integer(Limits.processes).tag(config=True)
+    file_size_limit = Integer(Limits.file_size).tag(config=True)
+    disk_limit = Integer(Limits.disk).tag(config=True)
     library = Unicode(help="the gdlib package folder the kernel imports").tag(config=True)
     run_dir = Unicode(help="the autograde run's private folder (sockets, work folders)").tag(config=True)
     startup_timeout = Float(60).tag(config=True)
