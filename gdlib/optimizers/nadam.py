@@ -4,14 +4,17 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_number
 
+# Keras's defaults, written once for nadam_update and Nadam.
+BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
+
 
 def nadam_momentum(beta_1, step):
     r"""Keras's momentum schedule :math:`\mu_t = \beta_1 (1 - \tfrac12 \cdot 0.96^{\,t})`, in float32."""
     return np.float32(beta_1) * (1 - 0.5 * np.float32(0.96) ** np.float32(step))
 
 
-def nadam_update(variable, gradient, m, v, learning_rate, iteration, u_product, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-7):
+def nadam_update(variable, gradient, m, v, learning_rate, iteration, u_product, beta_1=BETA_1,
+                 beta_2=BETA_2, epsilon=EPSILON):
     r"""One Nadam step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -49,8 +52,8 @@ def nadam_update(variable, gradient, m, v, learning_rate, iteration, u_product, 
 
     .. math::
 
-        m &\leftarrow m + (g - m)(1 - \beta_1) \\
-        v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
+        v &\leftarrow v + (1 - \beta_2)(g^2 - v) \\
         \hat m &= \frac{\mu_{t+1}\, m}{1 - \Pi_t\, \mu_{t+1}}
                  + \frac{(1 - \mu_t)\, g}{1 - \Pi_t} \\
         \hat v &= \frac{v}{1 - \beta_2^{\,t}} \\
@@ -61,32 +64,17 @@ def nadam_update(variable, gradient, m, v, learning_rate, iteration, u_product, 
     itself still uses the constant :math:`\beta_1`, as in Keras. The
     :math:`\hat\epsilon` is added after the square root, as in Adam.
     """
+    w, g = variable, gradient
     t = np.float32(iteration + 1)
-    b_1, b_2 = np.float32(beta_1), np.float32(beta_2)
-    u_t = nadam_momentum(b_1, t)
-    u_t_1 = nadam_momentum(b_1, iteration + 2)
-    u_product_t = np.float32(u_product)
-    u_product_t_1 = u_product_t * u_t_1
-    beta_2_power = b_2 ** t
-    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
-    step *= 1 - b_1
-    m += step
-    np.square(gradient, out=step)  # v <- v + (g^2 - v)(1 - beta_2)
-    step -= v
-    step *= 1 - b_2
-    v += step
-    m_hat = m * u_t_1  # m_hat = mu_{t+1} m / (1 - Pi_t mu_{t+1}) + (1 - mu_t) g / (1 - Pi_t)
-    m_hat /= 1 - u_product_t_1
-    np.multiply(gradient, 1 - u_t, out=step)
-    step /= 1 - u_product_t
-    m_hat += step
-    np.divide(v, 1 - beta_2_power, out=step)  # v_hat = v / (1 - beta_2^t)
-    np.sqrt(step, out=step)  # w <- w - eta m_hat / (sqrt(v_hat) + eps)
-    step += np.float32(epsilon)
-    m_hat *= np.float32(learning_rate)
-    m_hat /= step
-    variable -= m_hat
-    return variable
+    beta_1, beta_2 = np.float32(beta_1), np.float32(beta_2)
+    mu_t, mu_next = nadam_momentum(beta_1, t), nadam_momentum(beta_1, t + 1)
+    pi_t = np.float32(u_product)
+    m += (1 - beta_1) * (g - m)
+    v += (1 - beta_2) * (np.square(g) - v)
+    m_hat = mu_next * m / (1 - pi_t * mu_next) + (1 - mu_t) * g / (1 - pi_t)
+    v_hat = v / (1 - beta_2 ** t)
+    w -= np.float32(learning_rate) * m_hat / (np.sqrt(v_hat) + np.float32(epsilon))
+    return w
 
 
 class Nadam(Optimizer):
@@ -120,9 +108,9 @@ class Nadam(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
@@ -153,9 +141,8 @@ class Nadam(Optimizer):
         self.u_product = np.float32(1.0)
 
     def _update_step_all(self, grads, variables, learning_rate):
-        # Once per step, before the variables: Pi_t = Pi_{t-1} * mu_t (Keras's order).
-        decay_power = np.float32(0.96) ** np.float32(self.iterations + 1)
-        self.u_product = self.u_product * np.float32(self.beta_1) * (1 - 0.5 * decay_power)
+        # Once per step, before the variables: Pi_t = Pi_{t-1} mu_t (Keras's order).
+        self.u_product = self.u_product * nadam_momentum(self.beta_1, self.iterations + 1)
         super()._update_step_all(grads, variables, learning_rate)
 
     def update_step(self, gradient, variable, learning_rate):
