@@ -4,8 +4,11 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_bool, _check_number
 
+# Keras's defaults, written once for rmsprop_update and RMSprop.
+RHO, MOMENTUM, EPSILON = 0.9, 0.0, 1e-7
 
-def rmsprop_update(variable, gradient, v, learning_rate, rho=0.9, momentum=0.0, epsilon=1e-7,
+
+def rmsprop_update(variable, gradient, v, learning_rate, rho=RHO, momentum=MOMENTUM, epsilon=EPSILON,
                    m=None, g_avg=None):
     r"""One RMSprop step on ``variable``, in place (Keras 3's rule).
 
@@ -42,41 +45,35 @@ def rmsprop_update(variable, gradient, v, learning_rate, rho=0.9, momentum=0.0, 
     .. math::
 
         v &\leftarrow \rho v + (1 - \rho) g^2 \\
-        \bar g &\leftarrow \rho \bar g + (1 - \rho) g
-            \quad\text{and}\quad v' = v - \bar g^2 \quad \text{(centered)} \\
-        \Delta &= \frac{\eta\, g}{\sqrt{v' + \epsilon}}
-            \quad (v' = v \text{ if not centered}) \\
+        \Delta &= \frac{\eta\, g}{\sqrt{v + \epsilon}} \\
+        \bar g &\leftarrow \rho \bar g + (1 - \rho) g,\quad
+            \Delta = \frac{\eta\, g}{\sqrt{v - \bar g^2 + \epsilon}}
+            \quad \text{(instead, if centered)} \\
+        w &\leftarrow w - \Delta \\
         m &\leftarrow \mu m + \Delta,\quad w \leftarrow w - m
-            \quad (w \leftarrow w - \Delta \text{ if } \mu = 0)
+            \quad \text{(instead, if } \mu > 0\text{)}
 
     Keras puts :math:`\epsilon` *inside* the square root (Hinton's lecture
     notes leave the constant out; PyTorch adds it outside), and its momentum
     accumulates steps, with the learning rate already applied.
     """
-    eps = np.float32(epsilon)
+    w, g = variable, gradient
+    eta, epsilon = np.float32(learning_rate), np.float32(epsilon)
     v *= rho  # v <- rho v + (1 - rho) g^2
-    increment = np.square(gradient)
-    increment *= 1 - rho
-    v += increment
-    if g_avg is not None:
+    v += (1 - rho) * np.square(g)
+    if g_avg is None:
+        delta = eta * g / np.sqrt(v + epsilon)
+    else:
         g_avg *= rho  # g_avg <- rho g_avg + (1 - rho) g
-        np.multiply(gradient, 1 - rho, out=increment)
-        g_avg += increment
-        denominator = np.square(g_avg)  # sqrt(v - g_avg^2 + eps)
-        np.subtract(v, denominator, out=denominator)
-        denominator += eps
-    else:
-        denominator = v + eps  # sqrt(v + eps)
-    np.sqrt(denominator, out=denominator)
-    np.multiply(gradient, np.float32(learning_rate), out=increment)  # Delta = eta g / sqrt(...)
-    increment /= denominator
+        g_avg += (1 - rho) * g
+        delta = eta * g / np.sqrt(v - np.square(g_avg) + epsilon)
     if momentum > 0:
-        m *= momentum  # m <- mu m + Delta;  w <- w - m
-        m += increment
-        variable -= m
+        m *= momentum  # m <- mu m + Delta
+        m += delta
+        w -= m
     else:
-        variable -= increment  # w <- w - Delta
-    return variable
+        w -= delta
+    return w
 
 
 class RMSprop(Optimizer):
@@ -111,9 +108,9 @@ class RMSprop(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        rho=0.9,
-        momentum=0.0,
-        epsilon=1e-7,
+        rho=RHO,
+        momentum=MOMENTUM,
+        epsilon=EPSILON,
         centered=False,
         weight_decay=None,
         clipnorm=None,
