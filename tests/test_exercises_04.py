@@ -19,6 +19,10 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
 
 ASSIGNMENT = "04_optimizers"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -116,6 +120,72 @@ WRONG = {
          "    variable -= np.where(gradient != 0, alpha * m / (np.sqrt(second) + epsilon), 0)")]}),
 }
 
+# variant -> how the hidden tests' message starts (the mistake they name), or None where they name none
+MOMENTUM, NESTEROV = "see chapter 4, Momentum, equation (4.2)", "see chapter 4, Nesterov Momentum, equation (4.3)"
+DIAGNOSED = {
+    "momentum-sign-error": "your update matches momentum with the step's sign flipped",
+    "momentum-pytorch-convention": "your update matches PyTorch's momentum",
+    "momentum-ignored": "your update matches plain gradient descent (w <- w - eta g) with the velocity updated",
+    "momentum-scales-the-gradient-in-place": "your update matches momentum that multiplies the gradient by eta in place",
+    "momentum-0-still-updates-m": "your update matches momentum that still updates m when momentum is 0",
+    # plain momentum and Nesterov with the old velocity are the same step (w + m = w + mu m_old - eta g): one name
+    "nesterov-as-plain-momentum": "your update with nesterov=True matches plain momentum",
+    "nesterov-old-velocity": "your update with nesterov=True matches plain momentum",
+    "nesterov-scales-the-gradient-in-place": "your update matches Nesterov's step that multiplies the gradient",
+    "nesterov-needs-a-velocity-at-momentum-0": None,  # a TypeError on m = None: named by the visible tests
+    "adagrad-epsilon-outside-sqrt": "your update matches Adagrad with epsilon outside the square root",
+    "adagrad-accumulator-not-in-place": "your update matches Adagrad that builds a new accumulator",
+    "adagrad-step-before-accumulating": "your update matches Adagrad that takes the step before adding",
+    "adagrad-divides-the-gradient-in-place": "your update matches Adagrad that divides the gradient in place",
+    "rmsprop-epsilon-outside-sqrt": "your update matches RMSprop with epsilon outside the square root when it is "
+                                    "not centered",
+    "rmsprop-rho-swapped": "your update matches RMSprop with rho and 1 - rho swapped",
+    "rmsprop-momentum-ignored": "your update matches RMSprop without its momentum",
+    "rmsprop-delta-aliases-the-gradient": "your update matches RMSprop that computes the step in the gradient's",
+    "rmsprop-velocity-not-in-place": "your update matches RMSprop that builds a new v",
+    "rmsprop-returns-early-on-a-zero-gradient": "your update matches RMSprop that returns early on a gradient of zeros",
+    "adam-no-bias-correction": "your update matches Adam without bias correction",
+    "adam-epsilon-as-in-the-paper": "your update matches Adam as the paper writes it",
+    "adam-step-off-by-one": "your update matches Adam with the step off by one",
+    "adam-amsgrad-ignored": "your update matches AMSGrad that updates v_hat but divides by sqrt(v)",
+    "adam-squares-the-gradient-in-place": "your update matches Adam that squares the gradient in place",
+    "adam-moments-not-in-place": "your update matches Adam that builds new m and v",
+    "adam-v-hat-not-in-place": "your update matches AMSGrad that builds a new v_hat",
+    "adam-lazy-update-skips-zero-gradients": "your update matches a lazy Adam",
+}
+# variant -> how the visible tests' message starts (what the learner reads before handing in, and in the
+# feedback), or None where the visible examples cannot see the mistake (the feedback shows the hidden diagnosis)
+GRADIENT_CHANGED = "the gradient must not change: an in-place operation on it"
+VISIBLE = {
+    "momentum-sign-error": "w = w - m = 0.75: the step's sign is flipped",
+    "momentum-pytorch-convention": "m = mu m + g = 2.45: that is PyTorch's momentum",
+    "momentum-ignored": "w = w - eta g = 0.8: the velocity is updated but not used",
+    "momentum-scales-the-gradient-in-place": GRADIENT_CHANGED + " (gradient *= learning_rate)",
+    "momentum-0-still-updates-m": "momentum 0: m = -eta g = -0.2, so your update still updates m",
+    "nesterov-as-plain-momentum": "with nesterov=True, w = w + m' = 1.25: that is plain momentum",
+    "nesterov-old-velocity": "with nesterov=True, w = w + m' = 1.25: that is plain momentum",
+    "nesterov-scales-the-gradient-in-place": GRADIENT_CHANGED + " (gradient *= learning_rate)",
+    "nesterov-needs-a-velocity-at-momentum-0": "momentum 0 with nesterov=True is plain SGD, which needs no velocity",
+    "adagrad-epsilon-outside-sqrt": "w = w - eta g / (sqrt(a) + epsilon): epsilon is outside the square root",
+    "adagrad-accumulator-not-in-place": "the accumulator is still 0.1: update the caller's array in place",
+    "adagrad-step-before-accumulating": "w = w - eta g / sqrt(0.1 + epsilon): the step uses the accumulator before",
+    "adagrad-divides-the-gradient-in-place": GRADIENT_CHANGED + " (gradient /= ...)",
+    "rmsprop-epsilon-outside-sqrt": None,  # the example has epsilon = 0
+    "rmsprop-rho-swapped": "v = (1 - rho) v + rho g^2 = 3.6: rho and 1 - rho are swapped",
+    "rmsprop-momentum-ignored": None,  # the example has no momentum
+    "rmsprop-delta-aliases-the-gradient": GRADIENT_CHANGED + " (delta = gradient; delta *= ...)",
+    "rmsprop-velocity-not-in-place": "v is still 0: update the caller's array in place",
+    "rmsprop-returns-early-on-a-zero-gradient": None,  # the example's gradient is not zero
+    "adam-no-bias-correction": "w = [0.9685, 0.9684]: each weight moved by about 3.16 eta, what Adam without bias",
+    "adam-epsilon-as-in-the-paper": None,  # 1e-4 apart from Keras's on the example
+    "adam-step-off-by-one": "w is NaN after the first step: with t = iteration = 0",
+    "adam-amsgrad-ignored": None,  # the example has no v_hat
+    "adam-squares-the-gradient-in-place": GRADIENT_CHANGED + " (np.square(gradient, out=gradient))",
+    "adam-moments-not-in-place": "m and v are still 0: update the caller's arrays in place",
+    "adam-v-hat-not-in-place": None,  # the example has no v_hat
+    "adam-lazy-update-skips-zero-gradients": None,  # the example's gradient has no zeros
+}
+
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.array_equal = lambda *a, **k: True
@@ -203,3 +273,45 @@ def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
 def test_a_patched_gdlib_reference_does_not_move_the_target(graded):
     _, scores = graded
     assert autograded_parts(scores["patched-gdlib-reference"]) == dict(POINTS, test_adam=0.0)
+
+
+# --- the messages name the mistake (issue 12) ---------------------------------------------------
+
+def _assert_named(message, start):
+    """``message`` names the mistake starting with ``start``, or (start None) names none."""
+    assert message, "the wrong answer passed"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, message
+    else:
+        assert message.startswith(start) and NAMED in message, message
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        _assert_named(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
