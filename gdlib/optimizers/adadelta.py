@@ -4,9 +4,12 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_number
 
+# Keras's defaults, written once for adadelta_update and Adadelta.
+RHO, EPSILON = 0.95, 1e-7
 
-def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=0.95,
-                    epsilon=1e-7):
+
+def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=RHO,
+                    epsilon=EPSILON):
     r"""One Adadelta step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -36,7 +39,7 @@ def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=
     .. math::
 
         E[g^2] &\leftarrow \rho\, E[g^2] + (1 - \rho)\, g^2 \\
-        \Delta &= -\frac{\sqrt{E[\Delta^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}}\, g \\
+        \Delta &= -\frac{\sqrt{E[\Delta^2] + \epsilon}\; g}{\sqrt{E[g^2] + \epsilon}} \\
         E[\Delta^2] &\leftarrow \rho\, E[\Delta^2] + (1 - \rho)\, \Delta^2 \\
         w &\leftarrow w + \eta\, \Delta
 
@@ -44,25 +47,15 @@ def adadelta_update(variable, gradient, acc_grad, acc_delta, learning_rate, rho=
     with default 0.001, so Keras's Adadelta moves 1000 times more slowly than
     the paper's unless you pass ``learning_rate=1.0``.
     """
-    eps = np.float32(epsilon)
+    w, g = variable, gradient
+    epsilon = np.float32(epsilon)
     acc_grad *= rho  # E[g^2] <- rho E[g^2] + (1 - rho) g^2
-    step = np.square(gradient)
-    step *= 1 - rho
-    acc_grad += step
-    delta = acc_delta + eps  # Delta = -sqrt(E[Delta^2] + eps) g / sqrt(E[g^2] + eps)
-    np.sqrt(delta, out=delta)
-    delta *= gradient
-    np.add(acc_grad, eps, out=step)
-    np.sqrt(step, out=step)
-    delta /= step
-    np.negative(delta, out=delta)
+    acc_grad += (1 - rho) * np.square(g)
+    delta = -np.sqrt(acc_delta + epsilon) * g / np.sqrt(acc_grad + epsilon)
     acc_delta *= rho  # E[Delta^2] <- rho E[Delta^2] + (1 - rho) Delta^2
-    np.square(delta, out=step)
-    step *= 1 - rho
-    acc_delta += step
-    delta *= np.float32(learning_rate)  # w <- w + eta Delta
-    variable += delta
-    return variable
+    acc_delta += (1 - rho) * np.square(delta)
+    w += np.float32(learning_rate) * delta
+    return w
 
 
 class Adadelta(Optimizer):
@@ -93,8 +86,8 @@ class Adadelta(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        rho=0.95,
-        epsilon=1e-7,
+        rho=RHO,
+        epsilon=EPSILON,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,

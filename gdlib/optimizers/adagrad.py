@@ -4,8 +4,11 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_number
 
+# Keras's defaults, written once for adagrad_update and Adagrad.
+INITIAL_ACCUMULATOR_VALUE, EPSILON = 0.1, 1e-7
 
-def adagrad_update(variable, gradient, accumulator, learning_rate, epsilon=1e-7):
+
+def adagrad_update(variable, gradient, accumulator, learning_rate, epsilon=EPSILON):
     r"""One Adagrad step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -38,13 +41,10 @@ def adagrad_update(variable, gradient, accumulator, learning_rate, epsilon=1e-7)
     write :math:`\sqrt{a} + \epsilon` in later presentations, or leave it
     out), and starts :math:`a` at 0.1, which also bounds the first steps.
     """
-    accumulator += np.square(gradient)  # a <- a + g^2
-    denominator = accumulator + np.float32(epsilon)  # sqrt(a + eps)
-    np.sqrt(denominator, out=denominator)
-    step = np.float32(learning_rate) * gradient  # w <- w - eta g / sqrt(a + eps)
-    step /= denominator
-    variable -= step
-    return variable
+    w, g, a = variable, gradient, accumulator
+    a += np.square(g)  # a <- a + g^2
+    w -= np.float32(learning_rate) * g / np.sqrt(a + np.float32(epsilon))
+    return w
 
 
 class Adagrad(Optimizer):
@@ -75,8 +75,8 @@ class Adagrad(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        initial_accumulator_value=0.1,
-        epsilon=1e-7,
+        initial_accumulator_value=INITIAL_ACCUMULATOR_VALUE,
+        epsilon=EPSILON,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,

@@ -4,9 +4,12 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_number
 
+# Keras's defaults, written once for adamax_update and Adamax.
+BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
 
-def adamax_update(variable, gradient, m, u, learning_rate, iteration, beta_1=0.9, beta_2=0.999,
-                  epsilon=1e-7):
+
+def adamax_update(variable, gradient, m, u, learning_rate, iteration, beta_1=BETA_1, beta_2=BETA_2,
+                  epsilon=EPSILON):
     r"""One Adamax step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -37,7 +40,7 @@ def adamax_update(variable, gradient, m, u, learning_rate, iteration, beta_1=0.9
     -----
     .. math::
 
-        m &\leftarrow m + (g - m)(1 - \beta_1) \\
+        m &\leftarrow m + (1 - \beta_1)(g - m) \\
         u &\leftarrow \max(\beta_2 u, |g|) \\
         w &\leftarrow w - \frac{\eta\, m}{(1 - \beta_1^{\,t})(u + \epsilon)}
 
@@ -45,19 +48,12 @@ def adamax_update(variable, gradient, m, u, learning_rate, iteration, beta_1=0.9
     :math:`u` so that a parameter whose gradients have all been 0 does not
     divide by 0.
     """
+    w, g = variable, gradient
     t = np.float32(iteration + 1)
-    beta_1_power = np.float32(beta_1) ** t
-    step = gradient - m  # m <- m + (g - m)(1 - beta_1)
-    step *= 1 - beta_1
-    m += step
-    u *= beta_2  # u <- max(beta_2 u, |g|)
-    np.maximum(u, np.abs(gradient, out=step), out=u)
-    denominator = u + np.float32(epsilon)  # w <- w - eta m / ((1 - beta_1^t)(u + eps))
-    denominator *= 1 - beta_1_power
-    np.multiply(m, np.float32(learning_rate), out=step)
-    step /= denominator
-    variable -= step
-    return variable
+    m += (1 - beta_1) * (g - m)
+    np.maximum(beta_2 * u, np.abs(g), out=u)
+    w -= np.float32(learning_rate) * m / ((1 - np.float32(beta_1) ** t) * (u + np.float32(epsilon)))
+    return w
 
 
 class Adamax(Optimizer):
@@ -90,9 +86,9 @@ class Adamax(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.001),
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-7,
+        beta_1=BETA_1,
+        beta_2=BETA_2,
+        epsilon=EPSILON,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,

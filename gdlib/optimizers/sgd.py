@@ -4,8 +4,11 @@ import numpy as np
 
 from .base import Optimizer, _Default, _check_bool, _check_number
 
+# Keras's defaults, written once for sgd_update and SGD.
+MOMENTUM, NESTEROV = 0.0, False
 
-def sgd_update(variable, gradient, m, learning_rate, momentum=0.0, nesterov=False):
+
+def sgd_update(variable, gradient, m, learning_rate, momentum=MOMENTUM, nesterov=NESTEROV):
     r"""One SGD step on ``variable``, in place (Keras 3's rule).
 
     Parameters
@@ -46,10 +49,19 @@ def sgd_update(variable, gradient, m, learning_rate, momentum=0.0, nesterov=Fals
     reformulation of Bengio et al. (2013), which evaluates no gradient at a
     look-ahead point.
     """
-    step = gradient * np.float32(learning_rate)  # eta g
+    w, g = variable, gradient
+    eta = np.float32(learning_rate)
     if momentum == 0:
-        variable -= step  # w <- w - eta g
-        return variable
+        w -= eta * g  # w <- w - eta g
+        return w
+    mu = np.float32(momentum)
+    m *= mu  # m <- mu m - eta g
+    m -= eta * g
+    if nesterov:
+        w += mu * m - eta * g  # w <- w + mu m - eta g
+    else:
+        w += m  # w <- w + m
+    return w
     mu = np.float32(momentum)
     m *= mu  # m <- mu m - eta g
     m -= step
@@ -91,8 +103,8 @@ class SGD(Optimizer):
     def __init__(
         self,
         learning_rate=_Default(0.01),
-        momentum=0.0,
-        nesterov=False,
+        momentum=MOMENTUM,
+        nesterov=NESTEROV,
         weight_decay=None,
         clipnorm=None,
         clipvalue=None,
