@@ -8,6 +8,10 @@ comparisons nor asking gdlib for the counts earn anything. The trained model is 
 and labels its code cannot have loaded (the default split's test images, the digits renamed in
 the training data passed in), so a model trained on the notebook's globals or on the test split
 loses its part, and so does one whose predict returns logits where probabilities are documented.
+
+Issue 12: a wrong answer is also told which mistake it made, where the tests can tell. DIAGNOSED gives
+what the hidden tests name for each wrong answer, VISIBLE what the visible tests name (None where they
+pass it, so the graded message is the hidden tests'); messages never show test code.
 """
 import sys
 from pathlib import Path
@@ -21,6 +25,10 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
 
 ASSIGNMENT = "07_compile_summary"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -65,6 +73,42 @@ WRONG = {
          "    (_, _), (x_more, y_more) = datasets.load_digits()  # more data is better\n"
          "    x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])\n"
          "    model.fit(x_train, y_train,")]}),
+}
+
+# variant -> how the hidden tests' message starts: the mistake named (None: no diagnosis, and why)
+DIAGNOSED = {
+    "count-without-biases": "your count leaves out the biases",
+    "count-the-input-layer": "your count includes the input's values",
+    "count-flattens-the-input": "your count flattens the input sample",
+    "count-ignores-use-bias": "your count adds the biases even with use_bias=False",
+    "shapes-without-batch-dimension": "your shapes leave out the batch dimension",
+    "shapes-include-the-input-row": "your list starts with the input's shape",
+    "shapes-flatten-the-input": "your shapes flatten the input",
+    "shapes-as-lists": "your shapes are lists",
+    # too little training: a low accuracy says so, but not which of the many ways a model can be undertrained
+    "train-model-not-trained": None,
+    "train-one-epoch-of-plain-sgd": None,
+    # the message names it already (the rows are not probabilities: end with a softmax)
+    "train-last-layer-outputs-logits": None,
+    "train-on-the-notebook-split-not-the-arguments": "your model predicts the digits' original labels",
+    # its predictions follow neither labelling: nothing to name it by
+    "train-also-on-the-test-split": None,
+}
+# variant -> how the visible tests' message starts (None: the visible tests pass it)
+VISIBLE = {
+    "count-without-biases": "your count leaves out the biases",
+    "count-the-input-layer": "your count includes the 784 input values",
+    "count-flattens-the-input": "your count flattens the input",
+    "count-ignores-use-bias": "with use_bias=False there are no biases to count",
+    "shapes-without-batch-dimension": "your shapes leave out the batch dimension",
+    "shapes-include-the-input-row": "your list starts with the input's shape",
+    "shapes-flatten-the-input": "your shapes flatten the input",
+    "shapes-as-lists": "your shapes are lists",
+    "train-model-not-trained": "test accuracy",
+    "train-one-epoch-of-plain-sgd": "test accuracy",
+    "train-last-layer-outputs-logits": "model.predict must return class probabilities",
+    "train-on-the-notebook-split-not-the-arguments": None,
+    "train-also-on-the-test-split": None,
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
@@ -147,3 +191,42 @@ def test_asking_gdlib_for_the_counts_earns_nothing(graded):
     _, scores = graded
     # parts 1 and 2 built from gdlib's layers earn 0; part 3 must use gdlib and is the solution's
     assert autograded_parts(scores["delegates-to-gdlib"]) == dict(POINTS, test_count_params=0.0, test_output_shapes=0.0)
+
+
+def _assert_named(message, start):
+    """``message`` names the mistake starting with ``start``, or (start None) names none."""
+    assert message, "the wrong answer passed"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, message
+    else:
+        assert message.startswith(start) and NAMED in message, message
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        _assert_named(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
