@@ -62,16 +62,6 @@ def sgd_update(variable, gradient, m, learning_rate, momentum=MOMENTUM, nesterov
     else:
         w += m  # w <- w + m
     return w
-    mu = np.float32(momentum)
-    m *= mu  # m <- mu m - eta g
-    m -= step
-    if nesterov:
-        look_ahead = m * mu  # w <- w + mu m - eta g
-        look_ahead -= step
-        variable += look_ahead
-    else:
-        variable += m  # w <- w + m
-    return variable
 
 
 class SGD(Optimizer):
