@@ -16,20 +16,10 @@ neural networks learn.
 import importlib
 
 from gdlib import activations, backend, callbacks, initializers, layers, losses, metrics, optimizers
-from gdlib import gradcheck, models, tape
+from gdlib import functions, gradcheck, models, schedules, tape, tuning
 from gdlib.backend import clear_session
 from gdlib.layers import Activation, Dense, Dropout, Input
 from gdlib.models import Sequential
-
-# NumPy-only modules written alongside the core; present once their issue lands.
-for _name in ("schedules", "tuning", "functions"):
-    try:
-        globals()[_name] = importlib.import_module(f"gdlib.{_name}")
-    except ModuleNotFoundError as _error:
-        if _error.name != f"gdlib.{_name}":
-            raise
-del _name
-
 from gdlib.tape import GradientTape  # custom training loops
 
 __version__ = "0.1.0"
