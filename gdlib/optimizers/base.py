@@ -178,7 +178,8 @@ class Optimizer:
     2. drop ``None`` gradients (with a warning);
     3. take the learning rate :math:`\eta` for the current ``iterations``;
     4. clip the gradients;
-    5. :math:`w \leftarrow w - w\lambda\eta` if ``weight_decay`` is set;
+    5. :math:`w \leftarrow w - w\lambda\eta` if ``weight_decay`` is set (``AdamW`` does it
+       in step 6 instead, inside its rule :func:`~gdlib.optimizers.adamw.adamw_update`);
     6. ``update_step(g, w, eta)`` for each variable;
     7. ``iterations += 1``.
     """
