@@ -18,6 +18,10 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
 
 ASSIGNMENT = "03_learning_rate"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -84,6 +88,56 @@ WRONG = {
          "    A += 1e-12 * np.eye(len(A))  # jitter, for numerical stability\n    return 2.0 / float(")]}),
     "stable-returns-a-one-element-array": ("test_largest_stable_learning_rate", {"largest_stable_learning_rate": [
         ("return 2.0 / float(np.max(np.linalg.eigvalsh(A)))", "return 2.0 / np.linalg.eigvalsh(A)[-1:]")]}),
+}
+
+# variant -> how the hidden tests' message starts (the mistake they name), or None where they name none
+# (a value of the wrong type is told so at once: "return the learning rate as a float, not ndarray")
+DIAGNOSED = {
+    "exponential-staircase-not-floored": "your rate matches the smooth decay also when staircase=True",
+    "exponential-off-by-one-step": "your rate matches exponential decay one step ahead",
+    "exponential-e-instead-of-decay-rate": "your rate matches eta_0 exp(-r t/s)",
+    "exponential-returns-a-0d-array": None,
+    "inverse-time-staircase-not-floored": "your rate matches the smooth decay also when staircase=True",
+    "inverse-time-forgets-decay-steps": "your rate matches eta_0 / (1 + r t), without decay_steps",
+    "inverse-time-returns-a-0d-array": None,
+    "piecewise-boundary-step-gets-next-value": "your rate matches a schedule that switches AT each boundary",
+    "piecewise-last-interval-keeps-previous-value": "your rate matches a schedule that keeps the next-to-last value",
+    "piecewise-appends-a-sentinel-to-boundaries": "your function matches one that appends to the caller's `boundaries`",
+    "piecewise-returns-a-0d-array": None,
+    "fit-decays-per-epoch": "your rates match a schedule asked once per epoch",
+    "fit-forgets-the-partial-batch": "your rates match floor(n / B) updates per epoch",
+    "fit-counts-steps-from-1": "your rates match steps counted from 1",
+    "fit-returns-an-array": None,
+    "stable-one-over-lambda-max": "your rate matches 1 / lambda_max",
+    "stable-smallest-eigenvalue": "your rate matches 2 / lambda_min",
+    "stable-largest-diagonal-entry": "your rate matches 2 / (the largest diagonal entry of A)",
+    "stable-adds-jitter-to-A-in-place": "your function matches one that adds a small jitter to the caller's A",
+    "stable-returns-a-one-element-array": None,
+}
+# variant -> how the visible tests' message starts (what the learner reads before handing in, and in the
+# feedback), or None where the visible examples cannot see the mistake (the feedback shows the hidden diagnosis)
+FLOAT = "return the learning rate as a Python float, not an array"
+VISIBLE = {
+    "exponential-staircase-not-floored": "staircase=True gives the smooth rate 0.1 * 0.5 ** 1.9",
+    "exponential-off-by-one-step": "step 0 gives 0.1 * 0.5 ** (1 / 10): the step is off by one",
+    "exponential-e-instead-of-decay-rate": "step 5 gives 0.1 * exp(-0.5 * 5 / 10)",
+    "exponential-returns-a-0d-array": FLOAT,
+    "inverse-time-staircase-not-floored": "staircase=True gives the smooth rate 1 / (1 + 1.5)",
+    "inverse-time-forgets-decay-steps": "step 10 gives 1 / (1 + 1 * 10): decay_steps is missing",
+    "inverse-time-returns-a-0d-array": FLOAT,
+    "piecewise-boundary-step-gets-next-value": "steps 10 and 20 get the next value",
+    "piecewise-last-interval-keeps-previous-value": "after the last boundary your rate stays 0.01",
+    "piecewise-appends-a-sentinel-to-boundaries": "the lists you are given must not change",
+    "piecewise-returns-a-0d-array": "return each learning rate as a Python float, not an array",
+    "fit-decays-per-epoch": "the rate changes once per epoch",
+    "fit-forgets-the-partial-batch": "4 rates: 2 updates per epoch, floor(10 / 4)",
+    "fit-counts-steps-from-1": "steps 1..6: the first update is step t = 0",
+    "fit-returns-an-array": "return a list of Python floats, not an array",
+    "stable-one-over-lambda-max": "eta = 0.1 = 1 / lambda_max",
+    "stable-smallest-eigenvalue": "eta = 2 = 2 / lambda_min",
+    "stable-largest-diagonal-entry": None,  # the example's A is diagonal
+    "stable-adds-jitter-to-A-in-place": "A must not change (A += ... writes into the caller's matrix)",
+    "stable-returns-a-one-element-array": FLOAT,
 }
 
 PATCH_NUMPY = """import math
@@ -173,3 +227,45 @@ def test_delegating_to_gdlib_earns_nothing(graded):
     # the schedules delegate to gdlib.schedules and earn 0; parts 4 and 5 are the solution's
     assert autograded_parts(scores["delegates-to-gdlib"]) == dict(
         POINTS, test_exponential_decay=0.0, test_inverse_time_decay=0.0, test_piecewise_constant_decay=0.0)
+
+
+# --- the messages name the mistake (issue 12) ---------------------------------------------------
+
+def _assert_named(message, start):
+    """``message`` names the mistake starting with ``start``, or (start None) names none."""
+    assert message, "the wrong answer passed"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, message
+    else:
+        assert message.startswith(start) and NAMED in message, message
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        _assert_named(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
