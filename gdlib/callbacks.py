@@ -641,12 +641,11 @@ def _set_learning_rate(optimizer, value, who):
     """``optimizer.learning_rate = value``, or a clear error if it follows a schedule."""
     from gdlib.schedules import LearningRateSchedule
 
-    if isinstance(getattr(optimizer, "_learning_rate", None), LearningRateSchedule) or callable(
-        getattr(optimizer, "_learning_rate", None)
-    ):
+    given = getattr(optimizer, "_learning_rate", None)  # what the optimizer was created with
+    if isinstance(given, LearningRateSchedule) or callable(given):
         raise TypeError(
             f"{who} cannot set the learning rate of an optimizer created with a schedule "
-            f"(learning_rate={optimizer._learning_rate!r}): the schedule already decides "
+            f"(learning_rate={given!r}): the schedule already decides "
             "the learning rate at every step. Use one or the other: give the optimizer a "
             f"float learning rate to use {who}."
         )

@@ -184,7 +184,8 @@ class VarianceScaling(Initializer):
 
 
 class GlorotUniform(VarianceScaling):
-    r"""Glorot (Xavier) uniform, Dense's default: :math:`U(-\ell, \ell)`, :math:`\ell = \sqrt{6/(\text{fan\_in}+\text{fan\_out})}`."""
+    r"""Glorot (Xavier) uniform, Dense's default: :math:`U(-\ell, \ell)` with
+    :math:`\ell = \sqrt{6/(\text{fan\_in}+\text{fan\_out})}`."""
 
     def __init__(self, seed=None):
         super().__init__(1.0, "fan_avg", "uniform", seed)

@@ -50,10 +50,10 @@ executes this file again, found in the folder of the ``gdlib`` package, and
 puts the fresh copy where the import reads it (the block's first lines, right
 after nbgrader's hidden-tests marker)::
 
-    import importlib.util as _iu, sys as _sys; _spec = _iu.spec_from_file_location("gdlib.testing", _iu.find_spec("gdlib").submodule_search_locations[0] + "/testing.py"); _sys.modules["gdlib.testing"] = _iu.module_from_spec(_spec); _spec.loader.exec_module(_sys.modules["gdlib.testing"])
+    <the line TRUSTED_IMPORT>
     from gdlib.testing import assert_allclose as _close, forbid_gdlib as _forbid
 
-:data:`TRUSTED_IMPORT` is that line. Its comparisons use float operators and
+:data:`TRUSTED_IMPORT` is that line (``docs/grading.md`` prints it). Its comparisons use float operators and
 types taken from literals, never ``math``, ``numpy`` or ``builtins`` functions a
 notebook could have replaced before the line runs. What no check inside the
 learner's process can stop (``builtins.__import__``, ``sys.settrace``,
@@ -408,7 +408,7 @@ def _is_gdlib_name(name):
 def _fresh_importer(package, cache):
     """An ``__import__`` that hands a fresh module gdlib names from fresh copies of their modules."""
 
-    def fresh_import(name, globals=None, locals=None, fromlist=(), level=0):
+    def fresh_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - __import__'s signature
         absolute = importlib.util.resolve_name("." * level + name, package) if level else name
         if not _is_gdlib_name(absolute) or not fromlist:
             # ``import gdlib.x``: the module names bound are made fresh after execution

@@ -459,7 +459,8 @@ def _place(axis_obj, set_scale, values, scale):
         numeric = np.asarray(values, dtype=np.float64)
         if scale == "auto":
             positive = numeric[np.isfinite(numeric)]
-            scale = "log" if positive.size and positive.min() > 0 and positive.max() / positive.min() >= 100 else "linear"
+            wide = positive.size and positive.min() > 0 and positive.max() / positive.min() >= 100
+            scale = "log" if wide else "linear"
         set_scale(scale)
         return numeric
     categories = list(dict.fromkeys(values))

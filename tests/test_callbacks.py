@@ -230,7 +230,8 @@ def test_learning_rate_scheduler_gives_the_same_weights_as_setting_the_rate_by_h
 def test_learning_rate_scheduler_errors():
     x, y = data(8)
     model = classifier(optimizers.SGD(schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)))
-    with pytest.raises(TypeError, match="LearningRateScheduler cannot set the learning rate of an optimizer created with a schedule"):
+    with pytest.raises(TypeError, match="LearningRateScheduler cannot set the learning rate of an optimizer "
+                                        "created with a schedule"):
         model.fit(x, y, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: lr)])
     with pytest.raises(ValueError, match="should be a float. Got: '0.1'"):
         classifier().fit(x, y, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: "0.1")])
@@ -370,8 +371,12 @@ _TRAIN_BATCH = [("on_train_batch_begin", 0), ("on_batch_begin", 0), ("on_train_b
 _VALIDATION = [("on_test_begin",), ("on_test_batch_begin", 0), ("on_test_batch_end", 0), ("on_test_end",)]
 KERAS_FIT = ([("on_train_begin",), ("on_epoch_begin", 0)] + _TRAIN_BATCH + _VALIDATION + [("on_epoch_end", 0)]
              + [("on_epoch_begin", 1)] + _TRAIN_BATCH + _VALIDATION + [("on_epoch_end", 1), ("on_train_end",)])
-KERAS_EVALUATE = [("on_test_begin",)] + [c for b in range(3) for c in (("on_test_batch_begin", b), ("on_test_batch_end", b))] + [("on_test_end",)]
-KERAS_PREDICT = [("on_predict_begin",)] + [c for b in range(3) for c in (("on_predict_batch_begin", b), ("on_predict_batch_end", b))] + [("on_predict_end",)]
+KERAS_EVALUATE = ([("on_test_begin",)]
+                  + [c for b in range(3) for c in (("on_test_batch_begin", b), ("on_test_batch_end", b))]
+                  + [("on_test_end",)])
+KERAS_PREDICT = ([("on_predict_begin",)]
+                 + [c for b in range(3) for c in (("on_predict_batch_begin", b), ("on_predict_batch_end", b))]
+                 + [("on_predict_end",)])
 
 
 def test_hook_order_matches_keras():

@@ -155,8 +155,10 @@ def test_float64_path_and_float32_path_agree_to_float32_precision():
 
 def test_gradient_noise_is_seeded():
     surface = functions.Saddle()
-    run = lambda seed: functions.run_optimizer(optimizers.SGD(0.1), surface, (1.0, 0.0), 30,
-                                               noise_std=0.01, seed=seed)[0]
+
+    def run(seed):
+        return functions.run_optimizer(optimizers.SGD(0.1), surface, (1.0, 0.0), 30, noise_std=0.01, seed=seed)[0]
+
     np.testing.assert_array_equal(run(1), run(1))
     assert not np.array_equal(run(1), run(2))
     # Without noise, started on the x axis, descent walks into the saddle point and stays on the axis.

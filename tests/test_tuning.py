@@ -178,7 +178,10 @@ def test_random_search_is_seeded_and_stays_in_range():
         return tuner
 
     a, b, c = run(1), run(1), run(2)
-    strip = lambda tuner: [{k: v for k, v in t.items() if k != "seconds"} for t in tuner.trials]
+
+    def strip(tuner):
+        return [{k: v for k, v in t.items() if k != "seconds"} for t in tuner.trials]
+
     assert strip(a) == strip(b)
     assert strip(a) != strip(c)
     for trial in a.trials:
@@ -335,7 +338,8 @@ def test_bayesian_optimization_maximises_and_handles_categorical_dimensions():
     tuner.search()
     keys = [tuple(sorted(t["hyperparameters"].items())) for t in tuner.trials]
     assert len(set(keys)) == len(keys)                   # never the same point twice
-    assert tuner.oracle.encode(tuner.trials[0]["hyperparameters"]).shape == (6,)  # x, rate, width, act (one-hot: 2), bonus
+    # x, rate, width, act (one-hot: 2), bonus
+    assert tuner.oracle.encode(tuner.trials[0]["hyperparameters"]).shape == (6,)
     best_score = max(t["score"] for t in tuner.trials)
     best_trial = next(t for t in tuner.trials if t["score"] == best_score)
     assert tuner.get_best_hyperparameters()[0].values == best_trial["hyperparameters"]
@@ -350,7 +354,10 @@ def test_process_pool_gives_the_same_trials_as_a_serial_search():
     with ProcessPoolExecutor(2) as pool:
         parallel = tuning.RandomSearch(objective_fn=mixed_objective, max_trials=6, seed=5, executor=pool)
         parallel.search()
-    strip = lambda tuner: [(t["trial_id"], t["hyperparameters"], t["score"], t["status"]) for t in tuner.trials]
+
+    def strip(tuner):
+        return [(t["trial_id"], t["hyperparameters"], t["score"], t["status"]) for t in tuner.trials]
+
     assert strip(parallel) == strip(serial)
 
 

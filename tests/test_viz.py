@@ -115,10 +115,10 @@ def expected_improvement():
 
 
 TRIALS = [
-    {"trial_id": "0", "hyperparameters": {"learning_rate": 1e-1, "units": 32, "optimizer": "adam"}, "score": 3.0, "seconds": 0.1},
-    {"trial_id": "1", "hyperparameters": {"learning_rate": 1e-3, "units": 64, "optimizer": "sgd"}, "score": 1.0, "seconds": 0.1},
-    {"trial_id": "2", "hyperparameters": {"learning_rate": 1e-2, "units": 16, "optimizer": "adam"}, "score": 2.0, "seconds": 0.1},
-    {"trial_id": "3", "hyperparameters": {"learning_rate": 1e-4, "units": 8, "optimizer": "rmsprop"}, "score": 0.5, "seconds": 0.1},
+    {"trial_id": str(k), "hyperparameters": {"learning_rate": rate, "units": units, "optimizer": optimizer},
+     "score": score, "seconds": 0.1}
+    for k, (rate, units, optimizer, score) in enumerate([(1e-1, 32, "adam", 3.0), (1e-3, 64, "sgd", 1.0),
+                                                         (1e-2, 16, "adam", 2.0), (1e-4, 8, "rmsprop", 0.5)])
 ]
 
 
@@ -333,7 +333,8 @@ def test_plot_schedule_with_a_real_schedule():
     (line,) = fig.axes[0].get_lines()
     # lr * decay_rate ** (step / decay_steps)
     np.testing.assert_allclose(line.get_ydata(), [0.1, 0.05, 0.025], rtol=1e-6)
-    assert line.get_label() == (schedule.name if isinstance(getattr(schedule, "name", None), str) else "ExponentialDecay")
+    name = getattr(schedule, "name", None)
+    assert line.get_label() == (name if isinstance(name, str) else "ExponentialDecay")
     with pytest.raises(TypeError, match="callable"):
         viz.plot_schedule({"bad": 0.1}, 5)
 

@@ -310,7 +310,9 @@ class Int(_Numerical):
                                  f"Received: {argument}={value!r}")
         if step is None and sampling in (None, "linear"):
             step = 1
-        to_int = (lambda v: None if v is None else int(v))
+        def to_int(v):
+            return None if v is None else int(v)
+
         super().__init__(name, to_int(min_value), to_int(max_value), to_int(step), sampling, to_int(default))
 
     @property
@@ -370,8 +372,9 @@ class Float(_Numerical):
     """
 
     def __init__(self, name, min_value, max_value, step=None, sampling="linear", default=None):
-        to_float = (lambda v: v if v is None or isinstance(v, bool) or not isinstance(v, numbers.Real)
-                    else float(v))
+        def to_float(v):
+            return v if v is None or isinstance(v, bool) or not isinstance(v, numbers.Real) else float(v)
+
         super().__init__(name, to_float(min_value), to_float(max_value), to_float(step), sampling,
                          to_float(default))
 
