@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from gdlib.backend import as_float
+
 __all__ = [
     "relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus",
     "softsign", "leaky_relu", "gelu", "silu", "swish", "exponential",
@@ -29,13 +31,6 @@ __all__ = [
     "leaky_relu_derivative", "gelu_derivative", "silu_derivative", "exponential_derivative",
     "softmax_backward", "backward", "erf", "get", "serialize",
 ]
-
-
-def _as_float(x):
-    """Return ``x`` as a float array: float64 stays float64, anything else becomes float32."""
-    if isinstance(x, (np.ndarray, np.generic)) and x.dtype == np.float64:
-        return np.asarray(x)
-    return np.asarray(x, dtype=np.float32)
 
 
 def _stable_sigmoid(x):
@@ -58,13 +53,13 @@ def relu(x):
     ndarray
         Same shape as ``x``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
 def relu_derivative(x, y=None):
     r"""Derivative of relu: 1 where :math:`x > 0`, else 0 (0 at the kink, as Keras/TensorFlow)."""
-    x = _as_float(x)
+    x = as_float(x)
     return (x > 0).astype(x.dtype)
 
 
@@ -89,12 +84,12 @@ def sigmoid(x):
     The first form is used for :math:`x \ge 0`, the second for :math:`x < 0`,
     so the exponential never overflows.
     """
-    return _stable_sigmoid(_as_float(x))
+    return _stable_sigmoid(as_float(x))
 
 
 def sigmoid_derivative(x, y=None):
     r""":math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`; pass ``y = sigmoid(x)`` to reuse it."""
-    s = sigmoid(x) if y is None else _as_float(y)
+    s = sigmoid(x) if y is None else as_float(y)
     return s * (1 - s)
 
 
@@ -112,12 +107,12 @@ def tanh(x):
     ndarray
         Values in :math:`[-1, 1]`, same shape as ``x``.
     """
-    return np.tanh(_as_float(x))
+    return np.tanh(as_float(x))
 
 
 def tanh_derivative(x, y=None):
     r""":math:`\tanh'(x) = 1 - \tanh^2(x)`; pass ``y = tanh(x)`` to reuse it."""
-    t = tanh(x) if y is None else _as_float(y)
+    t = tanh(x) if y is None else as_float(y)
     return 1 - t * t
 
 
@@ -145,7 +140,7 @@ def softmax(x, axis=-1):
     Subtracting the maximum :math:`m` changes nothing mathematically and keeps
     every exponent :math:`\le 0`, so nothing overflows.
     """
-    x = _as_float(x)
+    x = as_float(x)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
@@ -179,12 +174,12 @@ def softmax_backward(y, grad_output, axis=-1):
 # ------------------------------------------------------------------------- linear
 def linear(x):
     """Identity (Keras's "linear" activation): returns ``x`` unchanged."""
-    return _as_float(x)
+    return as_float(x)
 
 
 def linear_derivative(x, y=None):
     """Derivative of the identity: ones."""
-    return np.ones_like(_as_float(x))
+    return np.ones_like(as_float(x))
 
 
 # ---------------------------------------------------------------------------- elu
@@ -208,14 +203,14 @@ def elu(x, alpha=1.0):
     .. math:: \operatorname{elu}(x) = \begin{cases} x & x \ge 0 \\
               \alpha (e^{x} - 1) & x < 0 \end{cases}
     """
-    x = _as_float(x)
+    x = as_float(x)
     negative = alpha * np.expm1(np.minimum(x, 0))  # exp of x <= 0 only
     return np.where(x >= 0, x, negative).astype(x.dtype, copy=False)
 
 
 def elu_derivative(x, y=None, alpha=1.0):
     r""":math:`\operatorname{elu}'(x) = 1` for :math:`x \ge 0`, :math:`\alpha e^{x}` for :math:`x < 0`."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x >= 0, 1, alpha * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
 
 
@@ -242,13 +237,13 @@ def selu(x):
     .. math:: \operatorname{selu}(x) = \lambda\,\operatorname{elu}(x, \alpha),
               \quad \alpha \approx 1.6733,\ \lambda \approx 1.0507
     """
-    x = _as_float(x)
+    x = as_float(x)
     return (SELU_SCALE * elu(x, SELU_ALPHA)).astype(x.dtype, copy=False)
 
 
 def selu_derivative(x, y=None):
     r""":math:`\operatorname{selu}'(x) = \lambda` for :math:`x \ge 0`, :math:`\lambda\alpha e^{x}` for :math:`x < 0`."""
-    x = _as_float(x)
+    x = as_float(x)
     return (SELU_SCALE * elu_derivative(x, alpha=SELU_ALPHA)).astype(x.dtype, copy=False)
 
 
@@ -271,7 +266,7 @@ def softplus(x):
     Computed as ``logaddexp(x, 0)``
     :math:`= \max(x, 0) + \log(1 + e^{-|x|})`, which never overflows.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return np.logaddexp(x, x.dtype.type(0))
 
 
@@ -294,13 +289,13 @@ def softsign(x):
     ndarray
         Values in :math:`(-1, 1)`, same shape as ``x``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return x / (1 + np.abs(x))
 
 
 def softsign_derivative(x, y=None):
     r""":math:`\operatorname{softsign}'(x) = 1 / (1 + |x|)^2`."""
-    x = _as_float(x)
+    x = as_float(x)
     d = 1 + np.abs(x)
     return 1 / (d * d)
 
@@ -321,13 +316,13 @@ def leaky_relu(x, negative_slope=0.2):
     ndarray
         Same shape as ``x``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x >= 0, x, negative_slope * x).astype(x.dtype, copy=False)
 
 
 def leaky_relu_derivative(x, y=None, negative_slope=0.2):
     r"""1 for :math:`x > 0`, ``negative_slope`` for :math:`x < 0` (and at the kink)."""
-    x = _as_float(x)
+    x = as_float(x)
     return np.where(x > 0, 1, negative_slope).astype(x.dtype)
 
 
@@ -428,7 +423,7 @@ def gelu(x, approximate=False):
     :math:`x < -3`, where Keras's own float32 result is off by up to about
     :math:`10^{-4}` relative.
     """
-    x = _as_float(x)
+    x = as_float(x)
     x64 = x.astype(np.float64)  # in float32, 1 + erf(...) loses digits for x < -3
     if approximate:
         cdf = 0.5 * (1 + np.tanh(_GELU_C * (x64 + _GELU_K * x64**3)))
@@ -448,7 +443,7 @@ def gelu_derivative(x, y=None, approximate=False):
     Approximate: :math:`\tfrac12(1 + \tanh u) + \tfrac12 x (1 - \tanh^2 u)
     \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715\,x^2)`.
     """
-    x = _as_float(x)
+    x = as_float(x)
     x64 = x.astype(np.float64)
     if approximate:
         t = np.tanh(_GELU_C * (x64 + _GELU_K * x64**3))
@@ -473,13 +468,13 @@ def silu(x):
     ndarray
         Same shape as ``x``.
     """
-    x = _as_float(x)
+    x = as_float(x)
     return x * _stable_sigmoid(x)
 
 
 def silu_derivative(x, y=None):
     r""":math:`\operatorname{silu}'(x) = \sigma(x)\,\big(1 + x(1 - \sigma(x))\big)`."""
-    x = _as_float(x)
+    x = as_float(x)
     s = _stable_sigmoid(x)
     return s * (1 + x * (1 - s))
 
@@ -503,14 +498,14 @@ def exponential(x):
         Same shape as ``x``. Above about 88.7 the true value exceeds float32's
         largest number and the result is ``inf``, as in Keras, without a warning.
     """
-    x = _as_float(x)
+    x = as_float(x)
     with np.errstate(over="ignore"):
         return np.exp(x)
 
 
 def exponential_derivative(x, y=None):
     r""":math:`\frac{d}{dx} e^{x} = e^{x}`; pass ``y = exponential(x)`` to reuse it."""
-    return exponential(x) if y is None else _as_float(y)
+    return exponential(x) if y is None else as_float(y)
 
 
 # ---------------------------------------------------------------- name lookup

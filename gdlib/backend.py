@@ -3,10 +3,13 @@
 Keras keeps a handful of process-wide settings: the small constant ``epsilon``
 that guards divisions and logarithms, the default float type, and a counter
 per layer type that gives layers their automatic names (``dense``,
-``dense_1``, ...). gdlib keeps the same three things here.
+``dense_1``, ...). gdlib keeps the same three things here, and ``as_float``,
+the conversion to that float type that activations and losses share.
 """
 
 import re
+
+import numpy as np
 
 _EPSILON = 1e-7
 _FLOATX = "float32"
@@ -24,6 +27,18 @@ def epsilon():
 def floatx():
     """Return the default float type as a string (Keras: ``'float32'``)."""
     return _FLOATX
+
+
+def as_float(x):
+    """``x`` as a float array: float64 stays float64 (for gradient checks), anything else becomes float32.
+
+    Every activation and loss converts its inputs with this, so that arrays are
+    computed in Keras's default float type and a central-difference gradient
+    check can still run at full precision.
+    """
+    if isinstance(x, (np.ndarray, np.generic)) and x.dtype == np.float64:
+        return np.asarray(x)
+    return np.asarray(x, dtype=np.float32)
 
 
 def clear_session():

@@ -133,7 +133,7 @@ def check_model(model, x, y, loss=None):
     Uses the same backward pass as ``fit`` (including the fused softmax and
     crossentropy gradient). ``loss`` defaults to the compiled loss.
     """
-    loss_fn = losses.get(loss) if loss is not None else model._loss_fn
+    loss_fn = losses.get(loss if loss is not None else model.loss)
     if loss_fn is None:
         raise ValueError("`check_model` needs a loss: pass `loss=` or compile the model first.")
     x = np.array(x, dtype=np.float64)
@@ -142,21 +142,12 @@ def check_model(model, x, y, loss=None):
         y = y.astype(np.float64)
     if not model.built:
         model.build((None,) + x.shape[1:])
-    saved_loss = model._loss_fn
-    model._loss_fn = loss_fn
-    try:
-        with _float64(model.layers):
-            model._prepare_training()
-            for layer in model.layers:
-                layer.need_input_gradient = True
-            y_pred = model.forward(x, training=False)
-            model._backward_loss(y, y_pred)
-            analytic = [np.array(g) for layer in model.layers for g in layer.gradients]
+    with _float64(model.layers):
+        model.compute_gradients(y, model.forward(x, training=False), loss=loss_fn)
+        analytic = [np.array(g) for layer in model.layers for g in layer.gradients]
 
-            def f():
-                return loss_fn(y, model.forward(x, training=False))
+        def f():
+            return loss_fn(y, model.forward(x, training=False))
 
-            numerical = [numerical_gradient(f, w) for layer in model.layers for w in layer.weights]
-    finally:
-        model._loss_fn = saved_loss
+        numerical = [numerical_gradient(f, w) for layer in model.layers for w in layer.weights]
     return max(relative_error(a, n) for a, n in zip(analytic, numerical))

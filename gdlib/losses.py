@@ -1,6 +1,6 @@
 r"""Loss functions and their gradients, with Keras 3's names and numerics.
 
-Each loss comes in three pieces, one beside the other:
+Each loss is one section of this file, three pieces one beside the other:
 
 * ``mean_squared_error(y_true, y_pred)``: the snake_case function returns one
   value per sample, exactly as ``keras.losses.mean_squared_error`` does;
@@ -8,7 +8,10 @@ Each loss comes in three pieces, one beside the other:
   mean of those values with respect to ``y_pred`` (same shape as ``y_pred``);
 * ``MeanSquaredError()``: the CamelCase class; calling it returns the batch
   mean (Keras's ``reduction="sum_over_batch_size"``), and its ``gradient``
-  method returns the gradient of exactly that number.
+  method returns the gradient of exactly that number. The class declares its
+  function, its gradient, its other names and the kind of targets it takes;
+  :func:`get`, :func:`check_targets` and ``metrics.get`` are built from those
+  declarations, so a new loss is a new section and nothing else.
 
 Every gradient is the derivative of what the forward pass computes, including
 Keras's clipping of probabilities to :math:`[\epsilon, 1 - \epsilon]`: where a
@@ -22,8 +25,9 @@ import math
 
 import numpy as np
 
+from gdlib import activations
 from gdlib import tape as _tape
-from gdlib.backend import epsilon
+from gdlib.backend import as_float, epsilon
 
 __all__ = [
     "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
@@ -32,25 +36,18 @@ __all__ = [
     "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError",
     "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
     "Huber", "Hinge", "KLDivergence", "LogCosh",
-    "softmax_crossentropy_gradient", "check_targets", "get",
+    "softmax_crossentropy_gradient", "SoftmaxCrossentropy", "check_targets", "get",
 ]
 
 
 # ------------------------------------------------------------------ helpers
-def _as_float(x):
-    """float64 arrays stay float64 (for gradient checks); anything else becomes float32."""
-    if isinstance(x, (np.ndarray, np.generic)) and x.dtype == np.float64:
-        return np.asarray(x)
-    return np.asarray(x, dtype=np.float32)
-
-
 def _prepare(y_true, y_pred):
     """Convert to float arrays and match ranks as Keras's ``squeeze_or_expand_to_same_rank``.
 
     Targets of shape ``(N,)`` against predictions of shape ``(N, 1)`` become
     ``(N, 1)`` (and the other way round), so nothing broadcasts to ``(N, N)``.
     """
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     y_true = np.asarray(y_true, dtype=y_pred.dtype)
     if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
         if y_pred.ndim == 1:
@@ -86,14 +83,164 @@ def _log_softmax(z):
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
-def _softmax(z):
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+# ================================================================ the base class
+REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none", None)
+
+# gdlib's own loss classes, in the order they are defined (see Loss.__init_subclass__).
+_LOSS_CLASSES = []
 
 
-def _stable_sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+class Loss:
+    r"""Base class: a per-sample loss function, reduced to one number, with its gradient.
+
+    Parameters
+    ----------
+    reduction : str or None, default "sum_over_batch_size"
+        ``"sum_over_batch_size"`` (also ``"mean"``) divides the sum of the
+        per-sample values by their number; ``"sum"`` sums them; ``None`` or
+        ``"none"`` returns them unreduced.
+    name : str or None
+        Defaults to the class's Keras name.
+
+    Notes
+    -----
+    With per-sample values :math:`\ell_i`, :math:`i = 1 \dots N`:
+
+    .. math:: L = \frac1N \sum_{i=1}^{N} \ell_i \quad \text{(sum_over_batch_size)}
+
+    A loss class declares what it is in five class attributes:
+
+    ``function``, ``gradient_function``
+        The per-sample function and the gradient of its batch mean, each called
+        as ``f(y_true, y_pred, **loss.options())`` (``staticmethod``: plain functions).
+    ``default_name``
+        Keras's name for an instance, ``loss.name`` unless another is given.
+    ``aliases``
+        Names :func:`get` knows besides the class's and the function's own (``"mse"``).
+    ``targets``
+        What :func:`check_targets` expects: ``"labels"`` (one integer class per
+        sample), ``"one_hot"`` (one row per sample, as wide as the output),
+        ``"binary"`` (values in [0, 1]) or ``"values"`` (shaped as the output);
+        None checks nothing.
+    """
+
+    default_name = "loss"
+    function = None
+    gradient_function = None
+    aliases = ()
+    targets = "values"
+
+    def __init_subclass__(cls, **kwargs):
+        """Each loss class of this file that declares a function joins ``_LOSS_CLASSES``."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__ == __name__ and cls.function is not None:
+            _LOSS_CLASSES.append(cls)
+
+    def __init__(self, reduction="sum_over_batch_size", name=None):
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"`reduction` must be one of {list(REDUCTIONS)}. Received: reduction={reduction!r}"
+            )
+        self.reduction = "none" if reduction is None else reduction
+        self.name = name or self.default_name
+
+    def options(self):
+        """The keyword arguments ``function`` and ``gradient_function`` take (``{"delta": 1.0}``)."""
+        return {}
+
+    def call(self, y_true, y_pred):
+        """Per-sample loss values."""
+        return self.function(y_true, y_pred, **self.options())
+
+    def _mean_gradient(self, y_true, y_pred):
+        """Gradient of the mean of ``call``'s values with respect to ``y_pred``."""
+        if self.gradient_function is None:
+            raise NotImplementedError(
+                f"Loss '{self.name}' has no gradient: gdlib can only train with its own losses, "
+                "or with a Loss subclass that implements `_mean_gradient(y_true, y_pred)`."
+            )
+        return self.gradient_function(y_true, y_pred, **self.options())
+
+    def __call__(self, y_true, y_pred):
+        """Reduced loss (a float32 scalar for the default reduction)."""
+        values = self.call(y_true, y_pred)
+        values = np.asarray(values, dtype=as_float(y_pred).dtype)
+        if self.reduction == "none" or values.ndim == 0:
+            result = values[()]
+        elif self.reduction == "sum":
+            result = np.sum(values)
+        else:
+            result = np.sum(values) / values.dtype.type(values.size)
+        if _tape.recording():  # inside `with gdlib.GradientTape()`: the tape records this call
+            _tape.record_loss_call(self, y_true, y_pred, result)
+        return result
+
+    def gradient(self, y_true, y_pred):
+        r"""Gradient of the reduced loss with respect to ``y_pred`` (the logits when ``from_logits=True``).
+
+        Parameters
+        ----------
+        y_true : array_like
+            Targets.
+        y_pred : array_like
+            Predictions, shape ``(batch, ...)``.
+
+        Returns
+        -------
+        ndarray
+            Same shape as ``y_pred``; float32 (float64 for float64 ``y_pred``).
+        """
+        grad = self._mean_gradient(y_true, y_pred)
+        if self.reduction == "sum":
+            return grad * _n_values(as_float(y_pred))
+        if self.reduction == "none":
+            raise ValueError(
+                "The gradient of an unreduced loss is not a single array: use "
+                "reduction='sum_over_batch_size' or 'sum'. Received: reduction='none'"
+            )
+        return grad
+
+    def get_config(self):
+        """The constructor arguments, as Keras's ``get_config``."""
+        return {"name": self.name, "reduction": self.reduction, **self.options()}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
+
+
+class LossFunctionWrapper(Loss):
+    """A loss made from a plain function ``fn(y_true, y_pred)`` returning per-sample values.
+
+    It can be evaluated but not trained with: gdlib does not differentiate
+    arbitrary code, so ``gradient`` raises ``NotImplementedError``. Its
+    targets are not checked: gdlib cannot know what shapes it expects.
+    """
+
+    targets = None
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction=reduction, name=name or getattr(fn, "__name__", "loss"))
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+
+class _SmoothedCrossentropy(Loss):
+    """What binary and categorical crossentropy share: ``from_logits`` and ``label_smoothing``."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
+        _check_unit_interval("label_smoothing", label_smoothing)
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def options(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 # ------------------------------------------------------- mean squared error
@@ -127,6 +274,15 @@ def mean_squared_error_gradient(y_true, y_pred):
     return (2 * (y_pred - y_true) / y_pred.size).reshape(shape)
 
 
+class MeanSquaredError(Loss):
+    """Mean of squared errors; see :func:`mean_squared_error`."""
+
+    default_name = "mean_squared_error"
+    function = staticmethod(mean_squared_error)
+    gradient_function = staticmethod(mean_squared_error_gradient)
+    aliases = ("mse", "MSE")
+
+
 # ------------------------------------------------------ mean absolute error
 def mean_absolute_error(y_true, y_pred):
     r"""Mean absolute error of each sample.
@@ -154,6 +310,15 @@ def mean_absolute_error_gradient(y_true, y_pred):
     shape = np.shape(y_pred)
     y_true, y_pred = _prepare(y_true, y_pred)
     return (np.sign(y_pred - y_true) / y_pred.size).reshape(shape)
+
+
+class MeanAbsoluteError(Loss):
+    """Mean of absolute errors; see :func:`mean_absolute_error`."""
+
+    default_name = "mean_absolute_error"
+    function = staticmethod(mean_absolute_error)
+    gradient_function = staticmethod(mean_absolute_error_gradient)
+    aliases = ("mae", "MAE")
 
 
 # ------------------------------------------------------------------- huber
@@ -196,6 +361,23 @@ def huber_gradient(y_true, y_pred, delta=1.0):
     return (np.where(np.abs(e) <= delta, e, delta * np.sign(e)) / y_pred.size).reshape(shape)
 
 
+class Huber(Loss):
+    """Huber loss with threshold ``delta``; see :func:`huber`."""
+
+    default_name = "huber_loss"
+    function = staticmethod(huber)
+    gradient_function = staticmethod(huber_gradient)
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None):
+        if not delta > 0:
+            raise ValueError(f"`delta` must be > 0. Received: delta={delta}")
+        super().__init__(reduction=reduction, name=name)
+        self.delta = delta
+
+    def options(self):
+        return {"delta": self.delta}
+
+
 # ---------------------------------------------------------------- log_cosh
 _LOG2 = math.log(2.0)
 
@@ -232,6 +414,14 @@ def log_cosh_gradient(y_true, y_pred):
     shape = np.shape(y_pred)
     y_true, y_pred = _prepare(y_true, y_pred)
     return (np.tanh(y_pred - y_true) / y_pred.size).reshape(shape)
+
+
+class LogCosh(Loss):
+    """Log-cosh of the error; see :func:`log_cosh`."""
+
+    default_name = "log_cosh"
+    function = staticmethod(log_cosh)
+    gradient_function = staticmethod(log_cosh_gradient)
 
 
 # ------------------------------------------------------------------- hinge
@@ -274,6 +464,14 @@ def hinge_gradient(y_true, y_pred):
     return (np.where(1 - y * y_pred > 0, -y, 0) / y_pred.size).astype(y_pred.dtype).reshape(shape)
 
 
+class Hinge(Loss):
+    """Hinge loss; see :func:`hinge`."""
+
+    default_name = "hinge"
+    function = staticmethod(hinge)
+    gradient_function = staticmethod(hinge_gradient)
+
+
 # ----------------------------------------------------------- kl_divergence
 def kl_divergence(y_true, y_pred):
     r"""Kullback-Leibler divergence of each sample's distributions.
@@ -310,6 +508,16 @@ def kl_divergence_gradient(y_true, y_pred):
     inside = (y_pred >= epsilon()) & (y_pred <= 1)
     p = np.where(inside, y_pred, 1)  # avoids dividing by a clipped (maybe 0) value
     return (np.where(inside, -y / p, 0) / _n_values(y_pred)).astype(y_pred.dtype).reshape(shape)
+
+
+class KLDivergence(Loss):
+    """Kullback-Leibler divergence; see :func:`kl_divergence`."""
+
+    default_name = "kl_divergence"
+    function = staticmethod(kl_divergence)
+    gradient_function = staticmethod(kl_divergence_gradient)
+    aliases = ("kld", "KLD")
+    targets = "one_hot"
 
 
 # ---------------------------------------------------- binary crossentropy
@@ -375,7 +583,7 @@ def binary_crossentropy_gradient(y_true, y_pred, from_logits=False, label_smooth
     y_true, y_pred = _prepare(y_true, y_pred)
     y = _smooth_binary(y_true, label_smoothing)
     if from_logits:
-        grad = _stable_sigmoid(y_pred) - y
+        grad = activations.sigmoid(y_pred) - y
     else:
         eps = epsilon()
         lo, hi = y_pred.dtype.type(eps), y_pred.dtype.type(1 - eps)
@@ -383,6 +591,16 @@ def binary_crossentropy_gradient(y_true, y_pred, from_logits=False, label_smooth
         p = np.where(inside, y_pred, 0.5)  # keep clipped entries away from 0 and 1
         grad = np.where(inside, -y / p + (1 - y) / (1 - p), 0)
     return (grad / y_pred.size).astype(y_pred.dtype).reshape(shape)
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    """Binary crossentropy; see :func:`binary_crossentropy`."""
+
+    default_name = "binary_crossentropy"
+    function = staticmethod(binary_crossentropy)
+    gradient_function = staticmethod(binary_crossentropy_gradient)
+    aliases = ("bce", "BCE")
+    targets = "binary"
 
 
 # ----------------------------------------------- categorical crossentropy
@@ -395,7 +613,7 @@ def _smooth_categorical(y_true, label_smoothing):
 
 
 def _prepare_categorical(y_true, y_pred):
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     y_true = np.asarray(y_true, dtype=y_pred.dtype)
     if y_true.shape != y_pred.shape:
         hint = ""
@@ -473,16 +691,25 @@ def categorical_crossentropy_gradient(y_true, y_pred, from_logits=False, label_s
     y_true, y_pred = _prepare_categorical(y_true, y_pred)
     y = _smooth_categorical(y_true, label_smoothing)
     if from_logits:
-        grad = _softmax(y_pred) * np.sum(y, axis=-1, keepdims=True) - y
+        grad = activations.softmax(y_pred) * np.sum(y, axis=-1, keepdims=True) - y
     else:
         grad = _normalised_clipped_log_vjp(y, y_pred)
     return (grad / _n_values(y_pred)).astype(y_pred.dtype)
 
 
+class CategoricalCrossentropy(_SmoothedCrossentropy):
+    """Categorical crossentropy with one-hot targets; see :func:`categorical_crossentropy`."""
+
+    default_name = "categorical_crossentropy"
+    function = staticmethod(categorical_crossentropy)
+    gradient_function = staticmethod(categorical_crossentropy_gradient)
+    targets = "one_hot"
+
+
 # ---------------------------------------- sparse categorical crossentropy
 def _prepare_sparse(y_true, y_pred):
     """Labels as int array of shape ``y_pred.shape[:-1]`` (a trailing 1 is squeezed, as Keras)."""
-    y_pred = _as_float(y_pred)
+    y_pred = as_float(y_pred)
     labels = np.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.ndim > 0 and labels.shape[-1] == 1:
         labels = labels[..., 0]
@@ -491,7 +718,7 @@ def _prepare_sparse(y_true, y_pred):
             "sparse_categorical_crossentropy expects one integer label per sample: `y_true` of shape "
             f"{y_pred.shape[:-1]} for `y_pred` of shape {y_pred.shape}. Received: y_true.shape={np.shape(y_true)}"
         )
-    labels = labels.astype(np.int64)  # Keras casts to int (truncating a float label)
+    labels = labels.astype(np.int64, copy=False)  # Keras casts to int (truncating a float label)
     k = y_pred.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         bad = np.flatnonzero((labels < 0) | (labels >= k))[0]
@@ -532,8 +759,12 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     smoothing for the sparse form.
     """
     labels, y_pred = _prepare_sparse(y_true, y_pred)
-    log_p = _log_softmax(y_pred) if from_logits else _normalised_clipped_log(y_pred)
-    return -np.take_along_axis(log_p, labels[..., None], axis=-1)[..., 0]
+    if from_logits:
+        return -np.take_along_axis(_log_softmax(y_pred), labels[..., None], axis=-1)[..., 0]
+    # As _normalised_clipped_log, for each label's own entry alone (the others are multiplied by 0).
+    rows = y_pred.reshape(-1, y_pred.shape[-1])
+    p_label = rows[np.arange(len(rows)), labels.reshape(-1)].reshape(labels.shape) / np.sum(y_pred, axis=-1)
+    return -np.log(np.clip(p_label, epsilon(), 1 - epsilon()))
 
 
 def sparse_categorical_crossentropy_gradient(y_true, y_pred, from_logits=False):
@@ -541,10 +772,26 @@ def sparse_categorical_crossentropy_gradient(y_true, y_pred, from_logits=False):
     labels, y_pred = _prepare_sparse(y_true, y_pred)
     y = _one_hot(labels, y_pred.shape[-1], y_pred.dtype)
     if from_logits:
-        grad = _softmax(y_pred) - y
+        grad = activations.softmax(y_pred) - y
     else:
         grad = _normalised_clipped_log_vjp(y, y_pred)
     return (grad / _n_values(y_pred)).astype(y_pred.dtype)
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Categorical crossentropy with integer labels; see :func:`sparse_categorical_crossentropy`."""
+
+    default_name = "sparse_categorical_crossentropy"
+    function = staticmethod(sparse_categorical_crossentropy)
+    gradient_function = staticmethod(sparse_categorical_crossentropy_gradient)
+    targets = "labels"
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = from_logits
+
+    def options(self):
+        return {"from_logits": self.from_logits}
 
 
 # ----------------------------------------- fused softmax + crossentropy
@@ -583,7 +830,7 @@ def softmax_crossentropy_gradient(y_true, probabilities, sparse, label_smoothing
     only where a probability exceeds :math:`1 - \epsilon` or falls below
     :math:`\epsilon`.
     """
-    p = _as_float(probabilities)
+    p = as_float(probabilities)
     k = p.shape[-1]
     if sparse:
         labels = np.asarray(y_true).reshape(-1).astype(np.intp)
@@ -604,303 +851,62 @@ def softmax_crossentropy_gradient(y_true, probabilities, sparse, label_smoothing
     grad /= p.size // k
     return grad
 
+class SoftmaxCrossentropy:
+    r"""A softmax output layer and a crossentropy loss, differentiated as one step.
 
-# =================================================================== classes
-REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none", None)
-
-
-class Loss:
-    r"""Base class: a per-sample loss function, reduced to one number, with its gradient.
+    A model whose last layer applies softmax (``Dense(K, activation="softmax")``
+    or a final ``Activation("softmax")``), trained with
+    :class:`CategoricalCrossentropy` or :class:`SparseCategoricalCrossentropy`
+    on probabilities and averaged over the batch, needs no Jacobian of softmax:
+    the gradient with respect to the softmax's input is :math:`(p - y)/N`
+    (:func:`softmax_crossentropy_gradient`). ``Sequential.compute_gradients``
+    starts its backward pass here whenever :meth:`fuses` says so.
 
     Parameters
     ----------
-    reduction : str or None, default "sum_over_batch_size"
-        ``"sum_over_batch_size"`` (also ``"mean"``) divides the sum of the
-        per-sample values by their number; ``"sum"`` sums them; ``None`` or
-        ``"none"`` returns them unreduced.
-    name : str or None
-        Defaults to the class's Keras name.
-
-    Notes
-    -----
-    With per-sample values :math:`\ell_i`, :math:`i = 1 \dots N`:
-
-    .. math:: L = \frac1N \sum_{i=1}^{N} \ell_i \quad \text{(sum_over_batch_size)}
+    loss : CategoricalCrossentropy or SparseCategoricalCrossentropy
+        One for which :meth:`fuses` is True.
     """
 
-    default_name = "loss"
-
-    def __init__(self, reduction="sum_over_batch_size", name=None):
-        if reduction not in REDUCTIONS:
+    def __init__(self, loss):
+        if not self.fuses(loss):
             raise ValueError(
-                f"`reduction` must be one of {list(REDUCTIONS)}. Received: reduction={reduction!r}"
+                "SoftmaxCrossentropy needs a (sparse) categorical crossentropy of probabilities "
+                f"averaged over the batch. Received: loss={loss!r}"
             )
-        self.reduction = "none" if reduction is None else reduction
-        self.name = name or self.default_name
+        self.loss = loss
+        self.sparse = loss.targets == "labels"
+        self.label_smoothing = getattr(loss, "label_smoothing", 0.0)
 
-    # Subclasses define these two.
-    def call(self, y_true, y_pred):
-        """Per-sample loss values."""
-        raise NotImplementedError
-
-    def _mean_gradient(self, y_true, y_pred):
-        """Gradient of the mean of ``call``'s values with respect to ``y_pred``."""
-        raise NotImplementedError(
-            f"Loss '{self.name}' has no gradient: gdlib can only train with its own losses, "
-            "or with a Loss subclass that implements `_mean_gradient(y_true, y_pred)`."
+    @staticmethod
+    def fuses(loss):
+        """Whether ``loss`` is a crossentropy of probabilities averaged over the batch."""
+        return (
+            isinstance(loss, (CategoricalCrossentropy, SparseCategoricalCrossentropy))
+            and not loss.from_logits
+            and loss.reduction in ("sum_over_batch_size", "mean")
         )
 
-    def __call__(self, y_true, y_pred):
-        """Reduced loss (a float32 scalar for the default reduction)."""
-        values = self.call(y_true, y_pred)
-        values = np.asarray(values, dtype=_as_float(y_pred).dtype)
-        if self.reduction == "none" or values.ndim == 0:
-            result = values[()]
-        elif self.reduction == "sum":
-            result = np.sum(values)
-        else:
-            result = np.sum(values) / values.dtype.type(values.size)
-        if _tape._active_tapes:  # inside `with gdlib.GradientTape()`: the tape records this call
-            _tape.record_loss_call(self, y_true, y_pred, result)
-        return result
-
-    def gradient(self, y_true, y_pred):
-        r"""Gradient of the reduced loss with respect to ``y_pred`` (the logits when ``from_logits=True``).
-
-        Parameters
-        ----------
-        y_true : array_like
-            Targets.
-        y_pred : array_like
-            Predictions, shape ``(batch, ...)``.
-
-        Returns
-        -------
-        ndarray
-            Same shape as ``y_pred``; float32 (float64 for float64 ``y_pred``).
-        """
-        grad = self._mean_gradient(y_true, y_pred)
-        if self.reduction == "sum":
-            return grad * _n_values(_as_float(y_pred))
-        if self.reduction == "none":
-            raise ValueError(
-                "The gradient of an unreduced loss is not a single array: use "
-                "reduction='sum_over_batch_size' or 'sum'. Received: reduction='none'"
-            )
-        return grad
-
-    def get_config(self):
-        """The constructor arguments, as Keras's ``get_config``."""
-        return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_config().items())})"
-
-
-class LossFunctionWrapper(Loss):
-    """A loss made from a plain function ``fn(y_true, y_pred)`` returning per-sample values.
-
-    It can be evaluated but not trained with: gdlib does not differentiate
-    arbitrary code, so ``gradient`` raises ``NotImplementedError``.
-    """
-
-    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction=reduction, name=name or getattr(fn, "__name__", "loss"))
-        self.fn = fn
-
-    def call(self, y_true, y_pred):
-        return self.fn(y_true, y_pred)
-
-
-class MeanSquaredError(Loss):
-    """Mean of squared errors; see :func:`mean_squared_error`."""
-
-    default_name = "mean_squared_error"
-
-    def call(self, y_true, y_pred):
-        return mean_squared_error(y_true, y_pred)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return mean_squared_error_gradient(y_true, y_pred)
-
-
-class MeanAbsoluteError(Loss):
-    """Mean of absolute errors; see :func:`mean_absolute_error`."""
-
-    default_name = "mean_absolute_error"
-
-    def call(self, y_true, y_pred):
-        return mean_absolute_error(y_true, y_pred)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return mean_absolute_error_gradient(y_true, y_pred)
-
-
-class Huber(Loss):
-    """Huber loss with threshold ``delta``; see :func:`huber`."""
-
-    default_name = "huber_loss"
-
-    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name=None):
-        if not delta > 0:
-            raise ValueError(f"`delta` must be > 0. Received: delta={delta}")
-        super().__init__(reduction=reduction, name=name)
-        self.delta = delta
-
-    def call(self, y_true, y_pred):
-        return huber(y_true, y_pred, delta=self.delta)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return huber_gradient(y_true, y_pred, delta=self.delta)
-
-    def get_config(self):
-        return {**super().get_config(), "delta": self.delta}
-
-
-class LogCosh(Loss):
-    """Log-cosh of the error; see :func:`log_cosh`."""
-
-    default_name = "log_cosh"
-
-    def call(self, y_true, y_pred):
-        return log_cosh(y_true, y_pred)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return log_cosh_gradient(y_true, y_pred)
-
-
-class Hinge(Loss):
-    """Hinge loss; see :func:`hinge`."""
-
-    default_name = "hinge"
-
-    def call(self, y_true, y_pred):
-        return hinge(y_true, y_pred)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return hinge_gradient(y_true, y_pred)
-
-
-class KLDivergence(Loss):
-    """Kullback-Leibler divergence; see :func:`kl_divergence`."""
-
-    default_name = "kl_divergence"
-
-    def call(self, y_true, y_pred):
-        return kl_divergence(y_true, y_pred)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return kl_divergence_gradient(y_true, y_pred)
-
-
-class BinaryCrossentropy(Loss):
-    """Binary crossentropy; see :func:`binary_crossentropy`."""
-
-    default_name = "binary_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
-        _check_unit_interval("label_smoothing", label_smoothing)
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def call(self, y_true, y_pred):
-        return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return binary_crossentropy_gradient(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
-
-
-class CategoricalCrossentropy(Loss):
-    """Categorical crossentropy with one-hot targets; see :func:`categorical_crossentropy`."""
-
-    default_name = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
-        _check_unit_interval("label_smoothing", label_smoothing)
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def call(self, y_true, y_pred):
-        return categorical_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return categorical_crossentropy_gradient(y_true, y_pred, self.from_logits, self.label_smoothing)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
-
-
-class SparseCategoricalCrossentropy(Loss):
-    """Categorical crossentropy with integer labels; see :func:`sparse_categorical_crossentropy`."""
-
-    default_name = "sparse_categorical_crossentropy"
-
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None):
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = from_logits
-
-    def call(self, y_true, y_pred):
-        return sparse_categorical_crossentropy(y_true, y_pred, self.from_logits)
-
-    def _mean_gradient(self, y_true, y_pred):
-        return sparse_categorical_crossentropy_gradient(y_true, y_pred, self.from_logits)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
-
+    def gradient(self, y_true, probabilities):
+        r""":math:`\partial L / \partial z = (p - y)/N` for the softmax output ``probabilities: (N, K)``."""
+        if self.sparse:
+            y_true = np.asarray(y_true)
+            if y_true.dtype != np.int64 or y_true.ndim != 1:  # not yet checked as fit checks its targets
+                units = probabilities.shape[-1]
+                y_true = check_targets(self.loss, y_true, units).reshape(len(probabilities)).astype(np.int64)
+        return softmax_crossentropy_gradient(y_true, probabilities, self.sparse, self.label_smoothing)
 
 # =============================================================== name lookup
-# Every name keras.losses.get resolves (for the losses gdlib has) -> class.
+# Every name keras.losses.get resolves (for the losses gdlib has) -> class: the function's
+# name, the class's name and the class's aliases, as each class declares them.
 ALL_LOSSES = {
-    "mean_squared_error": MeanSquaredError,
-    "MeanSquaredError": MeanSquaredError,
-    "mse": MeanSquaredError,
-    "MSE": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError,
-    "MeanAbsoluteError": MeanAbsoluteError,
-    "mae": MeanAbsoluteError,
-    "MAE": MeanAbsoluteError,
-    "binary_crossentropy": BinaryCrossentropy,
-    "BinaryCrossentropy": BinaryCrossentropy,
-    "bce": BinaryCrossentropy,
-    "BCE": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "CategoricalCrossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "SparseCategoricalCrossentropy": SparseCategoricalCrossentropy,
-    "huber": Huber,
-    "Huber": Huber,
-    "hinge": Hinge,
-    "Hinge": Hinge,
-    "kl_divergence": KLDivergence,
-    "KLDivergence": KLDivergence,
-    "kld": KLDivergence,
-    "KLD": KLDivergence,
-    "log_cosh": LogCosh,
-    "LogCosh": LogCosh,
+    name: cls
+    for cls in _LOSS_CLASSES
+    for name in (cls.function.__name__, cls.__name__, *cls.aliases)
 }
 
 # The snake_case functions, so that get(mean_squared_error) can still train.
-_FUNCTION_TO_CLASS = {
-    mean_squared_error: MeanSquaredError,
-    mean_absolute_error: MeanAbsoluteError,
-    binary_crossentropy: BinaryCrossentropy,
-    categorical_crossentropy: CategoricalCrossentropy,
-    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
-    huber: Huber,
-    hinge: Hinge,
-    kl_divergence: KLDivergence,
-    log_cosh: LogCosh,
-}
+_FUNCTION_TO_CLASS = {cls.function: cls for cls in _LOSS_CLASSES}
 
 
 def get(identifier):
@@ -987,50 +993,69 @@ def check_targets(loss, y, output_units):
         bad = np.flatnonzero(~np.isfinite(y))[0]
         raise ValueError(f"`y` must not contain NaN or inf; received {y.flat[bad]} at index {_index(y, bad)}")
 
-    name = loss.name
-    if isinstance(loss, SparseCategoricalCrossentropy):
-        if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
-            raise ValueError(
-                f"{name} expects one integer label per sample, shape ({len(y)},) or ({len(y)}, 1); "
-                f"received y of shape {y.shape}. For one-hot targets use loss='categorical_crossentropy'."
-            )
-        not_integer = y != np.round(y)
-        if np.any(not_integer):
-            bad = np.flatnonzero(not_integer)[0]
-            raise ValueError(
-                f"{name}: labels must be integers in [0, {output_units}); "
-                f"received label {y.flat[bad]:g} at index {_index(y, bad)}"
-            )
-        out_of_range = (y < 0) | (y >= output_units)
-        if np.any(out_of_range):
-            bad = np.flatnonzero(out_of_range)[0]
-            raise ValueError(
-                f"{name}: labels must be integers in [0, {output_units}) for a model with "
-                f"{output_units} output units; received label {y.flat[bad]:g} at index {_index(y, bad)}"
-            )
-    elif isinstance(loss, (CategoricalCrossentropy, KLDivergence)):
-        if y.ndim != 2 or y.shape[1] != output_units:
-            hint = ""
-            if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
-                hint = " For integer class labels use loss='sparse_categorical_crossentropy'."
-            raise ValueError(
-                f"{name} expects one-hot targets of shape ({len(y)}, {output_units}) to match "
-                f"the {output_units} output units; received y of shape {y.shape}.{hint}"
-            )
-    elif isinstance(loss, LossFunctionWrapper):
-        pass  # a custom function: gdlib cannot know what shapes it expects
-    else:
-        expected = [(len(y), output_units)] + ([(len(y),)] if output_units == 1 else [])
-        if y.shape not in expected:
-            raise ValueError(
-                f"{name} expects targets of shape {' or '.join(map(str, expected))} to match "
-                f"the {output_units} output unit{'s' if output_units != 1 else ''}; received y of shape {y.shape}."
-            )
-        if isinstance(loss, BinaryCrossentropy):
-            outside = (y < 0) | (y > 1)
-            if np.any(outside):
-                bad = np.flatnonzero(outside)[0]
-                raise ValueError(
-                    f"{name} expects targets in [0, 1]; received {y.flat[bad]:g} at index {_index(y, bad)}"
-                )
+    if loss.targets is not None:  # None: a custom function, whose shapes gdlib cannot know
+        _TARGET_CHECKS[loss.targets](loss.name, y, output_units)
     return y
+
+
+def _check_labels(name, y, output_units):
+    """One integer class index in ``[0, output_units)`` per sample."""
+    if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+        raise ValueError(
+            f"{name} expects one integer label per sample, shape ({len(y)},) or ({len(y)}, 1); "
+            f"received y of shape {y.shape}. For one-hot targets use loss='categorical_crossentropy'."
+        )
+    not_integer = y != np.round(y)
+    if np.any(not_integer):
+        bad = np.flatnonzero(not_integer)[0]
+        raise ValueError(
+            f"{name}: labels must be integers in [0, {output_units}); "
+            f"received label {y.flat[bad]:g} at index {_index(y, bad)}"
+        )
+    out_of_range = (y < 0) | (y >= output_units)
+    if np.any(out_of_range):
+        bad = np.flatnonzero(out_of_range)[0]
+        raise ValueError(
+            f"{name}: labels must be integers in [0, {output_units}) for a model with "
+            f"{output_units} output units; received label {y.flat[bad]:g} at index {_index(y, bad)}"
+        )
+
+
+def _check_one_hot(name, y, output_units):
+    """One row per sample, as wide as the output."""
+    if y.ndim != 2 or y.shape[1] != output_units:
+        hint = ""
+        if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1):
+            hint = " For integer class labels use loss='sparse_categorical_crossentropy'."
+        raise ValueError(
+            f"{name} expects one-hot targets of shape ({len(y)}, {output_units}) to match "
+            f"the {output_units} output units; received y of shape {y.shape}.{hint}"
+        )
+
+
+def _check_values(name, y, output_units):
+    """Shaped as the output (``(samples,)`` too for a single output unit)."""
+    expected = [(len(y), output_units)] + ([(len(y),)] if output_units == 1 else [])
+    if y.shape not in expected:
+        raise ValueError(
+            f"{name} expects targets of shape {' or '.join(map(str, expected))} to match "
+            f"the {output_units} output unit{'s' if output_units != 1 else ''}; received y of shape {y.shape}."
+        )
+
+
+def _check_binary(name, y, output_units):
+    """Shaped as the output, each in [0, 1]."""
+    _check_values(name, y, output_units)
+    outside = (y < 0) | (y > 1)
+    if np.any(outside):
+        bad = np.flatnonzero(outside)[0]
+        raise ValueError(f"{name} expects targets in [0, 1]; received {y.flat[bad]:g} at index {_index(y, bad)}")
+
+
+# A loss's ``targets`` -> the check of its targets.
+_TARGET_CHECKS = {
+    "labels": _check_labels,
+    "one_hot": _check_one_hot,
+    "values": _check_values,
+    "binary": _check_binary,
+}

@@ -105,20 +105,7 @@ ACCURACY_METRICS = {
 }
 
 # Loss functions that Keras also accepts as metrics, by every name keras.losses.get knows.
-LOSS_METRICS = {
-    name: {
-        losses.MeanSquaredError: losses.mean_squared_error,
-        losses.MeanAbsoluteError: losses.mean_absolute_error,
-        losses.BinaryCrossentropy: losses.binary_crossentropy,
-        losses.CategoricalCrossentropy: losses.categorical_crossentropy,
-        losses.SparseCategoricalCrossentropy: losses.sparse_categorical_crossentropy,
-        losses.Huber: losses.huber,
-        losses.Hinge: losses.hinge,
-        losses.KLDivergence: losses.kl_divergence,
-        losses.LogCosh: losses.log_cosh,
-    }[cls]
-    for name, cls in losses.ALL_LOSSES.items()
-}
+LOSS_METRICS = {name: cls.function for name, cls in losses.ALL_LOSSES.items()}
 
 
 def _named(fn, name):

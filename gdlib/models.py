@@ -2,16 +2,16 @@ r"""``Sequential``: a stack of layers trained with ``compile`` and ``fit``, as i
 
 One training step on a batch ``(x, y)``, the heart of ``fit``::
 
-    y_pred = model.forward(x, training=True)        # each layer caches what it needs
-    loss = loss_fn(y, y_pred)                        # the batch mean, reported in history
-    grad = loss_fn.gradient(y, y_pred)               # dL/dy_pred
-    for layer in reversed(model.layers):             # backpropagation
-        grad = layer.backward(grad)                  # stores dL/dW in layer.gradients
-    optimizer.apply(gradients, trainable_variables)  # updates the weights in place
+    y_pred = model.forward(x, training=True)           # each layer caches what it needs
+    loss = model.compute_loss(x, y, y_pred)            # the batch mean, reported in history
+    pairs = model.compute_gradients(y, y_pred)         # backpropagation, last layer to first
+    optimizer.apply_gradients(pairs)                   # updates the weights in place
 
-With a softmax output and a (sparse) categorical crossentropy, the last two
-derivatives are taken together: the gradient with respect to the softmax's input
-is simply :math:`(p - y)/N` (``losses.softmax_crossentropy_gradient``).
+``compute_gradients`` is gdlib's one backward pass: ``fit``, ``GradientTape`` and
+``gradcheck.check_model`` all call it. With a softmax output and a (sparse)
+categorical crossentropy, it takes the last two derivatives together: the
+gradient with respect to the softmax's input is simply :math:`(p - y)/N`
+(``losses.SoftmaxCrossentropy``).
 
 ``fit`` follows Keras 3 exactly where a learner can see it: ``validation_split``
 takes the *last* fraction of the data, before any shuffling; the training data
@@ -22,16 +22,16 @@ epoch the same way.
 """
 
 import math
-import time
 
 import numpy as np
 
-from gdlib import backend
+from gdlib import activations, backend
 from gdlib import callbacks as callbacks_module
 from gdlib import layers as layers_module
 from gdlib import losses as losses_module
 from gdlib import metrics as metrics_module
 from gdlib import optimizers as optimizers_module
+from gdlib import summary as summary_module
 from gdlib import tape as tape_module
 
 
@@ -81,31 +81,42 @@ def _as_input_array(x, argument="x"):
     return array
 
 
-# The two functions below are the hot path of classification with integer labels.
-# They compute exactly what losses.SparseCategoricalCrossentropy()(labels, p) and
-# losses.softmax_crossentropy_gradient(labels, p, sparse=True) return (the tests
-# check that they agree bit for bit), without the generality those need.
+def _batches(batch_size, *arrays):
+    """Consecutive slices of ``batch_size`` samples of each array; the last batch may be smaller."""
+    for start in range(0, len(arrays[0]), batch_size):
+        yield tuple(array[start : start + batch_size] for array in arrays)
 
 
-def _sparse_crossentropy_mean(labels, p):
-    r"""Keras's sparse categorical crossentropy of probabilities ``p: (N, K)``, averaged over the batch.
+def _metric_name(fn):
+    return getattr(fn, "name", None) or fn.__name__
 
-    :math:`\ell_i = -\log \operatorname{clip}(p_{i,c_i} / \sum_k p_{ik}, \epsilon, 1 - \epsilon)`,
-    computed for each sample's label :math:`c_i` only.
+
+class _RunningMeans:
+    """The loss and each metric, averaged over the samples of the batches seen so far.
+
+    A batch of ``n`` samples adds ``n`` times its mean loss and the sum of each
+    metric's per-sample values, so the means are weighted by batch size, as Keras's.
     """
-    eps = backend.epsilon()
-    rows = np.arange(len(labels))
-    q = p[rows, labels] / np.sum(p, axis=-1)
-    values = -np.log(np.clip(q, eps, 1 - eps))
-    return np.sum(values) / values.dtype.type(values.size)
 
+    def __init__(self, metric_fns):
+        self.metric_fns = metric_fns
+        self.names = ["loss"] + [_metric_name(fn) for fn in metric_fns]
+        self.totals = [0.0] * len(self.names)
+        self.seen = 0
 
-def _sparse_softmax_crossentropy_gradient(labels, p):
-    r""":math:`\partial L / \partial z = (p - \text{onehot}(c)) / N` for a softmax output ``p: (N, K)``."""
-    grad = p.copy()
-    grad[np.arange(len(labels)), labels] -= 1
-    grad /= len(labels)
-    return grad
+    def add(self, loss, y, y_pred):
+        """One batch: its mean ``loss``, its targets ``y`` and the predictions ``y_pred``."""
+        count = len(y)
+        self.seen += count
+        self.totals[0] += float(loss) * count
+        for i, fn in enumerate(self.metric_fns, start=1):
+            self.totals[i] += float(np.sum(fn(y, y_pred)))
+
+    def logs(self):
+        """``{'loss': ..., 'accuracy': ...}``, as plain floats sorted by name."""
+        return callbacks_module.make_logs(
+            {name: total / self.seen for name, total in zip(self.names, self.totals)}
+        )
 
 
 class Sequential:
@@ -139,7 +150,7 @@ class Sequential:
         self.history = None
         self._loss_fn = None
         self._metric_identifiers = []
-        self._forward_count = 0  # lets a GradientTape notice that its recorded call's caches are gone
+        self._latest_output = None  # what backward would backpropagate from (see compute_gradients)
         for layer in layers or []:
             self.add(layer)
 
@@ -265,9 +276,9 @@ class Sequential:
     # ============================================================== the maths
     def forward(self, x, training=False):
         """Run ``x: (batch, features)`` through every layer; each layer caches its inputs."""
-        self._forward_count += 1
         for layer in self.layers:
             x = layer.forward(x, training=training)
+        self._latest_output = x
         return x
 
     def backward(self, grad_output):
@@ -290,7 +301,7 @@ class Sequential:
         x = _as_input_array(x)
         self._build_for(x)
         output = self.forward(x, training=training)
-        if tape_module._active_tapes:
+        if tape_module.recording():
             tape_module.record_model_call(self, output)
         return output
 
@@ -309,110 +320,82 @@ class Sequential:
                 f"{expected}."
             )
 
-    def _fused_output(self, loss=None):
-        """Whether the last layer's softmax and the crossentropy loss are differentiated together.
+    def compute_loss(self, x=None, y=None, y_pred=None):
+        """The compiled loss of ``y_pred`` against the targets ``y``: what ``fit`` minimises and reports.
 
-        True for a softmax output (a ``Dense`` with ``activation='softmax'`` or a final
-        ``Activation('softmax')``) trained with categorical or sparse categorical
-        crossentropy on probabilities (``from_logits=False``).
-        ``loss`` defaults to the compiled one. Returns None, or ``sparse`` (bool).
+        As Keras's ``Model.compute_loss``; ``x`` is accepted for its signature and not used.
         """
-        if not self.layers:
-            return None
-        from gdlib import activations
+        return self._loss_fn(y, y_pred)
 
-        last = self.layers[-1]
-        if getattr(last, "activation", None) is not activations.softmax:
-            return None
-        loss = self._loss_fn if loss is None else loss
-        if getattr(loss, "from_logits", True):
-            return None
-        if getattr(loss, "reduction", None) not in ("sum_over_batch_size", "mean"):
-            return None  # the fused gradient is that of the batch mean
-        if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
-            return True
-        if isinstance(loss, losses_module.CategoricalCrossentropy):
-            return False
-        return None
+    def compute_gradients(self, y, y_pred, loss=None):
+        r"""Backpropagate a loss from ``y_pred``, this model's latest output, through every layer.
+
+        gdlib's one backward pass: ``fit``, ``GradientTape.gradient`` and
+        ``gradcheck.check_model`` all call it. With a softmax output and a
+        (sparse) categorical crossentropy it starts from
+        :math:`\partial L / \partial z = (p - y)/N` (``losses.SoftmaxCrossentropy``);
+        otherwise from ``loss.gradient(y, y_pred)``. The first layer with weights
+        does not compute the gradient for its input: nothing needs it.
+
+        Parameters
+        ----------
+        y : array_like
+            The targets ``y_pred`` is compared with.
+        y_pred : ndarray
+            The very array this model's latest forward pass returned: the
+            layers' caches, which backward uses, are of that pass.
+        loss : str or Loss, optional
+            Defaults to the compiled loss.
+
+        Returns
+        -------
+        list of (ndarray, ndarray)
+            ``(dL/dw, w)`` for each trainable variable ``w``, in
+            ``trainable_variables`` order, ready for ``optimizer.apply_gradients``.
+            The gradients are the layers' own arrays, overwritten by the next
+            backward pass: copy them to keep them.
+        """
+        loss = self._loss_fn if loss is None else losses_module.get(loss)
+        if loss is None:
+            raise ValueError("`compute_gradients` needs a loss: pass `loss=` or compile the model first.")
+        if y_pred is not self._latest_output:
+            raise ValueError(
+                f"Model {self.name!r} was called again after the call whose output the loss used, "
+                "which overwrote the activations its backward pass needs. Compute the loss from the "
+                "model's last call, e.g. one `predictions = model(x, training=True)` per tape."
+            )
+        needs = False
+        for layer in self.layers:  # the first layer with weights needs no dL/dx
+            layer.need_input_gradient = needs
+            needs = needs or bool(layer.trainable_variables)
+        layers = self.layers
+        if self._ends_in_softmax() and losses_module.SoftmaxCrossentropy.fuses(loss):
+            grad = losses_module.SoftmaxCrossentropy(loss).gradient(y, y_pred)
+            if isinstance(layers[-1], layers_module.Dense):
+                grad = layers[-1].backward_from_preactivation(grad)
+            layers = layers[:-1]  # the softmax is done (a final Activation layer is skipped)
+        else:
+            grad = loss.gradient(y, y_pred)
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        return [
+            (gradient, variable)
+            for layer in self.layers
+            for gradient, variable in zip(layer.gradients, layer.trainable_variables)
+        ]
+
+    def _ends_in_softmax(self):
+        """Whether the last layer applies softmax (``Dense(..., activation='softmax')`` or ``Activation``)."""
+        return getattr(self.layers[-1], "activation", None) is activations.softmax
 
     def _train_step(self, x, y):
-        """Forward, loss, backward and one optimizer update. Returns ``(loss, y_pred)``."""
+        """One step of ``fit``: forward, loss, backward, one update. Returns ``(loss, y_pred)``."""
         y_pred = self.forward(x, training=True)
-        if self._fused is True:
-            loss = _sparse_crossentropy_mean(y, y_pred)  # = self._loss_fn(y, y_pred), faster
-        else:
-            loss = self._loss_fn(y, y_pred)
+        loss = self.compute_loss(x, y, y_pred)
         if not math.isfinite(loss):
             return loss, y_pred  # the caller stops; the weights are left untouched
-        self._backward_loss(y, y_pred)
-        gradients, variables = [], []
-        for layer in self.layers:
-            if layer.trainable:
-                gradients.extend(layer.gradients)
-                variables.extend(layer.trainable_variables)
-        if variables:
-            self.optimizer.apply(gradients, variables)
+        self.optimizer.apply_gradients(self.compute_gradients(y, y_pred))
         return loss, y_pred
-
-    def _backward_loss(self, y, y_pred, loss_fn=None, fused=None):
-        """Backpropagate the loss from ``y_pred``; every layer stores its gradients.
-
-        ``loss_fn`` and ``fused`` default to the compiled loss and ``self._fused``.
-        """
-        if loss_fn is None:
-            loss_fn, fused = self._loss_fn, self._fused
-        if fused is True:
-            grad = _sparse_softmax_crossentropy_gradient(y, y_pred)
-            last = self.layers[-1]
-            if isinstance(last, layers_module.Dense):
-                grad = last.backward_from_preactivation(grad)
-            layers_before = self.layers[-2::-1]
-        elif fused is False:
-            # dL/dz for z = the softmax's input: (p - onehot(y)) / N, no Jacobian needed.
-            grad = losses_module.softmax_crossentropy_gradient(
-                y, y_pred, fused, getattr(loss_fn, "label_smoothing", 0.0)
-            )
-            last = self.layers[-1]
-            if isinstance(last, layers_module.Dense):
-                grad = last.backward_from_preactivation(grad)
-            layers_before = self.layers[-2::-1]  # (a final Activation layer is skipped)
-        else:
-            grad = loss_fn.gradient(y, y_pred)
-            layers_before = self.layers[::-1]
-        for layer in layers_before:
-            grad = layer.backward(grad)
-        return grad
-
-    def _tape_gradients(self, loss_fn, y_true, y_pred):
-        """For ``GradientTape.gradient``: ``{id(variable): dL/dvariable}`` for ``loss_fn(y_true, y_pred)``.
-
-        ``y_pred`` is this model's latest output, so every layer still caches that
-        forward pass. The backward pass is the one ``fit`` runs (fused softmax and
-        crossentropy included), so both give the same numbers. Layers overwrite
-        their ``gradients`` at every backward pass: what is returned are copies.
-        """
-        fused = self._fused_output(loss_fn)
-        if fused is True:
-            units = y_pred.shape[-1]
-            y_true = losses_module.check_targets(loss_fn, y_true, units).reshape(len(y_pred)).astype(np.int64)
-        needs = False
-        for layer in self.layers:  # the first layer with weights needs no dL/dx (as in fit)
-            layer.need_input_gradient = needs
-            needs = needs or bool(layer.trainable_variables)
-        self._backward_loss(y_true, y_pred, loss_fn, fused)
-        gradients = {}
-        for layer in self.layers:
-            for variable, gradient in zip(layer.trainable_variables, layer.gradients):
-                gradients[id(variable)] = gradient.copy()
-        return gradients
-
-    def _prepare_training(self):
-        """Once per fit: which layers need dL/dx, and whether the output gradient is fused."""
-        needs = False
-        for layer in self.layers:
-            layer.need_input_gradient = needs
-            needs = needs or bool(layer.trainable_variables)
-        self._fused = self._fused_output()
 
     # ================================================================== data
     def _check_data(self, x, y, argument_prefix=""):
@@ -436,8 +419,8 @@ class Sequential:
             raise ValueError(f"`{argument_prefix}y` contains NaN or infinite values.")
         units = self.layers[-1].compute_output_shape(self._input_shape)[-1]
         losses_module.check_targets(self._loss_fn, y, units)
-        if isinstance(self._loss_fn, losses_module.SparseCategoricalCrossentropy):
-            y = y.reshape(len(y)).astype(np.int64)  # labels: integer class indices
+        if self._loss_fn.targets == "labels":
+            y = y.reshape(len(y)).astype(np.int64)  # integer class indices
         else:
             y = np.asarray(y, dtype=np.float32)
         return x, y
@@ -450,31 +433,17 @@ class Sequential:
             for identifier in self._metric_identifiers
         ]
 
-    @staticmethod
-    def _metric_name(fn):
-        return getattr(fn, "name", None) or fn.__name__
-
     def _run_test(self, x, y, batch_size, metric_fns, callbacks=None):
         """Loss and metrics over ``(x, y)``, batch by batch, without training."""
-        n = len(x)
-        loss_total = 0.0
-        metric_totals = [0.0] * len(metric_fns)
-        for step, start in enumerate(range(0, n, batch_size)):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+        means = _RunningMeans(metric_fns)
+        for step, (xb, yb) in enumerate(_batches(batch_size, x, y)):
             if callbacks is not None:
                 callbacks.on_test_batch_begin(step)
             y_pred = self.forward(xb, training=False)
-            loss_total += float(self._loss_fn(yb, y_pred)) * len(xb)
-            for i, fn in enumerate(metric_fns):
-                metric_totals[i] += float(np.sum(fn(yb, y_pred)))
+            means.add(self.compute_loss(xb, yb, y_pred), yb, y_pred)
             if callbacks is not None:
-                seen = min(start + batch_size, n)
-                logs = {"loss": loss_total / seen}
-                logs.update({self._metric_name(f): t / seen for f, t in zip(metric_fns, metric_totals)})
-                callbacks.on_test_batch_end(step, callbacks_module.make_logs(logs))
-        logs = {"loss": loss_total / n}
-        logs.update({self._metric_name(f): t / n for f, t in zip(metric_fns, metric_totals)})
-        return callbacks_module.make_logs(logs)
+                callbacks.on_test_batch_end(step, means.logs())
+        return means.logs()
 
     @staticmethod
     def _check_batch_size(batch_size):
@@ -537,17 +506,63 @@ class Sequential:
         """
         self._require_compiled("fit")
         batch_size = self._check_batch_size(batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-            raise ValueError(f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}")
-        if verbose not in (0, 1, 2, "auto"):
-            raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
-        verbose = 1 if verbose == "auto" else verbose
-        if not 0 <= validation_split < 1:
-            raise ValueError(
-                "`validation_split` must be in [0, 1): the fraction of the data kept for "
-                f"validation. Received: validation_split={validation_split!r}"
-            )
+        verbose = _check_fit_arguments(epochs, verbose, validation_split)
         x, y = self._check_data(x, y)
+        x, y, validation = self._validation_data(x, y, validation_split, validation_data)
+        metric_fns = self._make_metrics(y)
+        steps = math.ceil(len(x) / batch_size)
+        callback_list = callbacks_module.CallbackList(
+            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+            verbose=verbose, epochs=epochs, steps=steps,
+        )
+        history = next(c for c in callback_list if isinstance(c, callbacks_module.History))
+        batch_logs_needed = callback_list.needs_batch_logs
+        nan_handled = any(getattr(c, "handles_nonfinite_loss", False) for c in callback_list)
+        rng = np.random.default_rng(seed)
+        self.stop_training = False
+
+        callback_list.on_train_begin()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for epoch in range(initial_epoch, epochs):
+                callback_list.on_epoch_begin(epoch)
+                order = rng.permutation(len(x)) if shuffle else slice(None)
+                means = _RunningMeans(metric_fns)
+                for step, (xb, yb) in enumerate(_batches(batch_size, x[order], y[order])):
+                    if batch_logs_needed:
+                        callback_list.on_train_batch_begin(step)
+                    loss, y_pred = self._train_step(xb, yb)
+                    means.add(loss, yb, y_pred)
+                    if not math.isfinite(loss) and not nan_handled:
+                        self.history = history
+                        raise NonFiniteLossError(
+                            f"The loss became {float(loss)} at epoch {epoch + 1}/{epochs}, "
+                            f"batch {step + 1}/{steps}: training has diverged and was stopped "
+                            "(the weights are those from before this batch). The learning "
+                            f"rate ({self.optimizer.learning_rate:g}) is probably too large; "
+                            "try a smaller one, e.g. ten times smaller.",
+                            history=history,
+                        )
+                    if batch_logs_needed:
+                        callback_list.on_train_batch_end(step, means.logs())
+                    if self.stop_training:
+                        break
+                epoch_logs = means.logs()
+                if validation is not None:
+                    callback_list.on_test_begin()
+                    val_logs = self._run_test(*validation, batch_size, metric_fns,
+                                              callback_list if batch_logs_needed else None)
+                    callback_list.on_test_end(val_logs)
+                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
+                    epoch_logs = callbacks_module.make_logs(epoch_logs)
+                callback_list.on_epoch_end(epoch, epoch_logs)
+                if self.stop_training:
+                    break
+        callback_list.on_train_end()
+        self.history = history
+        return history
+
+    def _validation_data(self, x, y, validation_split, validation_data):
+        """``(x, y, (x_val, y_val))``: ``validation_data`` checked, or the last ``validation_split`` of ``x, y``."""
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError(
@@ -568,80 +583,9 @@ class Sequential:
             x, x_val = x[:split_at], x[split_at:]
             y, y_val = y[:split_at], y[split_at:]
         else:
-            x_val = y_val = None
+            return x, y, None
 
-        metric_fns = self._make_metrics(y)
-        n = len(x)
-        steps = math.ceil(n / batch_size)
-        callback_list = callbacks_module.CallbackList(
-            callbacks, add_history=True, add_progbar=verbose != 0, model=self,
-            verbose=verbose, epochs=epochs, steps=steps,
-        )
-        history = next(c for c in callback_list if isinstance(c, callbacks_module.History))
-        batch_logs_needed = callback_list.needs_batch_logs
-        nan_handled = any(getattr(c, "handles_nonfinite_loss", False) for c in callback_list)
-        self._prepare_training()
-        rng = np.random.default_rng(seed)
-        self.stop_training = False
-
-        callback_list.on_train_begin()
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for epoch in range(initial_epoch, epochs):
-                callback_list.on_epoch_begin(epoch)
-                if shuffle:
-                    order = rng.permutation(n)
-                    x_epoch, y_epoch = x[order], y[order]
-                else:
-                    x_epoch, y_epoch = x, y
-                loss_total = 0.0
-                metric_totals = [0.0] * len(metric_fns)
-                seen = 0
-                for step in range(steps):
-                    start = step * batch_size
-                    xb = x_epoch[start : start + batch_size]
-                    yb = y_epoch[start : start + batch_size]
-                    if batch_logs_needed:
-                        callback_list.on_train_batch_begin(step)
-                    loss, y_pred = self._train_step(xb, yb)
-                    count = len(xb)
-                    seen += count
-                    loss_total += float(loss) * count
-                    for i, fn in enumerate(metric_fns):
-                        metric_totals[i] += float(np.sum(fn(yb, y_pred)))
-                    if not math.isfinite(loss) and not nan_handled:
-                        self.history = history
-                        raise NonFiniteLossError(
-                            f"The loss became {float(loss)} at epoch {epoch + 1}/{epochs}, "
-                            f"batch {step + 1}/{steps}: training has diverged and was stopped "
-                            "(the weights are those from before this batch). The learning "
-                            f"rate ({self.optimizer.learning_rate:g}) is probably too large; "
-                            "try a smaller one, e.g. ten times smaller.",
-                            history=history,
-                        )
-                    if batch_logs_needed:
-                        logs = {"loss": loss_total / seen}
-                        for fn, total in zip(metric_fns, metric_totals):
-                            logs[self._metric_name(fn)] = total / seen
-                        callback_list.on_train_batch_end(step, callbacks_module.make_logs(logs))
-                    if self.stop_training:
-                        break
-                epoch_logs = {"loss": loss_total / seen}
-                for fn, total in zip(metric_fns, metric_totals):
-                    epoch_logs[self._metric_name(fn)] = total / seen
-                epoch_logs = callbacks_module.make_logs(epoch_logs)
-                if x_val is not None:
-                    callback_list.on_test_begin()
-                    val_logs = self._run_test(x_val, y_val, batch_size, metric_fns,
-                                              callback_list if batch_logs_needed else None)
-                    callback_list.on_test_end(val_logs)
-                    epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
-                    epoch_logs = callbacks_module.make_logs(epoch_logs)
-                callback_list.on_epoch_end(epoch, epoch_logs)
-                if self.stop_training:
-                    break
-        callback_list.on_train_end()
-        self.history = history
-        return history
+        return x, y, (x_val, y_val)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None, return_dict=False):
         """Loss (and metrics) on ``(x, y)``, without training.
@@ -664,10 +608,7 @@ class Sequential:
         callback_list.on_test_begin()
         logs = self._run_test(x, y, batch_size, metric_fns, callback_list)
         callback_list.on_test_end(logs)
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[self._metric_name(fn)] for fn in metric_fns]
-        return values[0] if len(values) == 1 else values
+        return _results(logs, metric_fns, return_dict)
 
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's outputs for ``x``, computed ``batch_size`` samples at a time (default 32)."""
@@ -675,19 +616,18 @@ class Sequential:
         verbose = 1 if verbose == "auto" else verbose
         x = _as_input_array(x)
         self._build_for(x)
-        n = len(x)
-        steps = math.ceil(n / batch_size)
+        steps = math.ceil(len(x) / batch_size)
         callback_list = callbacks_module.CallbackList(
             callbacks, add_progbar=verbose != 0, model=self, verbose=verbose, epochs=1, steps=steps
         )
         callback_list.on_predict_begin()
         outputs = None
-        for step, start in enumerate(range(0, n, batch_size)):
+        for step, (xb,) in enumerate(_batches(batch_size, x)):
             callback_list.on_predict_batch_begin(step)
-            batch_output = self.forward(x[start : start + batch_size], training=False)
+            batch_output = self.forward(xb, training=False)
             if outputs is None:
-                outputs = np.empty((n,) + batch_output.shape[1:], dtype=batch_output.dtype)
-            outputs[start : start + batch_size] = batch_output
+                outputs = np.empty((len(x),) + batch_output.shape[1:], dtype=batch_output.dtype)
+            outputs[step * batch_size : step * batch_size + len(xb)] = batch_output
             callback_list.on_predict_batch_end(step, {"outputs": batch_output})
         callback_list.on_predict_end()
         return outputs
@@ -700,12 +640,6 @@ class Sequential:
                     f"gdlib does not support `{name}`: every sample counts equally. "
                     f"Received: {name} of type {type(value).__name__} in `{method}()`"
                 )
-
-    def _batch_results(self, logs, metric_fns, return_dict):
-        if return_dict:
-            return logs
-        values = [logs["loss"]] + [logs[self._metric_name(fn)] for fn in metric_fns]
-        return values[0] if len(values) == 1 else values
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One update on one batch, as one step of ``fit``.
@@ -730,12 +664,11 @@ class Sequential:
         self._reject_weights("train_on_batch", sample_weight, class_weight)
         x, y = self._check_data(x, y)
         metric_fns = self._make_metrics(y)
-        self._prepare_training()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss, y_pred = self._train_step(x, y)
-        logs = {"loss": float(loss)}
-        logs.update({self._metric_name(fn): float(np.mean(fn(y, y_pred))) for fn in metric_fns})
-        return self._batch_results(callbacks_module.make_logs(logs), metric_fns, return_dict)
+        means = _RunningMeans(metric_fns)
+        means.add(loss, y, y_pred)
+        return _results(means.logs(), metric_fns, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) on one batch, without training (``sample_weight`` must be None)."""
@@ -744,7 +677,7 @@ class Sequential:
         x, y = self._check_data(x, y)
         metric_fns = self._make_metrics(y)
         logs = self._run_test(x, y, len(x), metric_fns)
-        return self._batch_results(logs, metric_fns, return_dict)
+        return _results(logs, metric_fns, return_dict)
 
     def predict_on_batch(self, x):
         """The model's outputs for one batch ``x``, in inference mode (``training=False``)."""
@@ -821,79 +754,30 @@ class Sequential:
     def summary(self, line_length=None, positions=None, print_fn=None):
         """Print the classic Keras text summary: one row per layer, then the parameter counts.
 
-        Parameters
-        ----------
-        line_length : int, optional
-            Width of the table (65).
-        positions : list, optional
-            Right edges of the columns, as fractions of the width ([0.45, 0.85, 1.0]) or
-            absolute positions.
-        print_fn : callable, optional
-            Called with each line (default ``print``); e.g. ``lines.append``.
+        ``line_length`` (65), ``positions`` (the columns' right edges) and
+        ``print_fn`` (``print``) are those of :func:`gdlib.summary.print_summary`.
         """
         self._require_built("summary")
-        print_fn = print_fn or print
-        line_length = line_length or 65
-        positions = positions or [0.45, 0.85, 1.0]
-        if positions[-1] <= 1:
-            positions = [int(line_length * p) for p in positions]
+        summary_module.print_summary(self, line_length, positions, print_fn)
 
-        print_fn(f'Model: "{self.name}"')
-        print_fn("_" * line_length)
-        _print_row(["Layer (type)", "Output Shape", "Param #"], positions, print_fn)
-        print_fn("=" * line_length)
-        for layer in self.layers:
-            fields = [f"{layer.name} ({type(layer).__name__})", layer.output_shape, layer.count_params()]
-            _print_row(fields, positions, print_fn)
-            print_fn(" " * line_length)
-        print_fn("=" * line_length)
-        trainable = self.trainable_variables
-        non_trainable = self.non_trainable_variables
-        trainable_count = sum(w.size for w in trainable)
-        non_trainable_count = sum(w.size for w in non_trainable)
-        trainable_bytes = sum(w.nbytes for w in trainable)
-        non_trainable_bytes = sum(w.nbytes for w in non_trainable)
-        print_fn(
-            f"Total params: {trainable_count + non_trainable_count} "
-            f"({_readable_memory_size(trainable_bytes + non_trainable_bytes)})"
+
+def _results(logs, metric_fns, return_dict):
+    """What evaluate and the ``*_on_batch`` methods return: the logs, or ``loss`` or ``[loss, *metrics]``."""
+    if return_dict:
+        return logs
+    values = [logs["loss"]] + [logs[_metric_name(fn)] for fn in metric_fns]
+    return values[0] if len(values) == 1 else values
+
+
+def _check_fit_arguments(epochs, verbose, validation_split):
+    """Check ``fit``'s numbers before any data is touched; return ``verbose`` with 'auto' resolved."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"`epochs` must be a non-negative integer. Received: epochs={epochs!r}")
+    if verbose not in (0, 1, 2, "auto"):
+        raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={verbose!r}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(
+            "`validation_split` must be in [0, 1): the fraction of the data kept for "
+            f"validation. Received: validation_split={validation_split!r}"
         )
-        print_fn(f"Trainable params: {trainable_count} ({_readable_memory_size(trainable_bytes)})")
-        print_fn(
-            f"Non-trainable params: {non_trainable_count} "
-            f"({_readable_memory_size(non_trainable_bytes)})"
-        )
-        print_fn("_" * line_length)
-
-
-def _readable_memory_size(size):
-    """Bytes as Keras 2.13 prints them: ``'150.04 KB'``, ``'0.00 Byte'``."""
-    for unit in ["Byte", "KB", "MB", "GB", "TB", "PB"]:
-        if size / 1024 < 1:
-            return f"{size:.2f} {unit}"
-        size /= 1024
-    return f"{size:.2f} PB"
-
-
-def _print_row(fields, positions, print_fn):
-    """One table row; a field too long for its column continues on the next line."""
-    left_to_print = [str(field) for field in fields]
-    while any(left_to_print):
-        line = ""
-        for col, text in enumerate(left_to_print):
-            start = positions[col - 1] if col > 0 else 0
-            last = col == len(positions) - 1
-            space = 0 if last else 2
-            # Two spaces separate columns; every column but the last also starts one in.
-            cutoff = positions[col] - start - space - (0 if last else 1)
-            piece = text[:cutoff]
-            # Break long shapes after a "),", "]," ... for readability, as Keras does.
-            breaks = [piece.find(s) + len(s) for s in ("),", "},", "],", "',") if piece.find(s) >= 0]
-            if breaks:
-                cutoff = min(breaks)
-                piece = piece[:cutoff]
-            if col == 0:
-                line += " "
-            line += piece + " " * space
-            left_to_print[col] = text[cutoff:]
-            line += " " * (positions[col] - len(line))
-        print_fn(line)
+    return 1 if verbose == "auto" else verbose

@@ -29,9 +29,13 @@ non-persistent tape.
 
 import numpy as np
 
-# The tapes whose ``with`` block is running, innermost last. Models and losses
-# look here (``record``) to know whether anyone is listening.
+# The tapes whose ``with`` block is running, innermost last.
 _active_tapes = []
+
+
+def recording():
+    """Whether a ``with GradientTape()`` block is running: models and losses then record their calls."""
+    return bool(_active_tapes)
 
 _SUPPORTED = (
     "gdlib's GradientTape differentiates one thing: a gdlib loss (an instance such as "
@@ -43,12 +47,11 @@ _SUPPORTED = (
 
 
 class _ModelCall:
-    """A model called under the tape: its output, and which forward pass of the model it was."""
+    """A model called under the tape, and its output."""
 
     def __init__(self, model, output):
         self.model = model
         self.output = output
-        self.forward_count = model._forward_count
 
 
 class _LossCall:
@@ -179,17 +182,12 @@ class GradientTape:
         loss_call = self._find_loss_call(target)
         model_call = self._find_model_call(loss_call)
         model = model_call.model
-        if model._forward_count != model_call.forward_count:
-            raise ValueError(
-                f"Model {model.name!r} was called again after the call whose output the loss "
-                "used, which overwrote the activations its backward pass needs. Compute the loss "
-                "from the model's last call, e.g. one `predictions = model(x, training=True)` "
-                "per tape. " + _SUPPORTED
-            )
-        try:
-            by_variable = model._tape_gradients(loss_call.loss, loss_call.y_true, loss_call.y_pred)
+        try:  # the backward pass fit runs (it checks that the model was not called again since)
+            pairs = model.compute_gradients(loss_call.y_true, loss_call.y_pred, loss=loss_call.loss)
         except NotImplementedError as error:  # e.g. a plain function wrapped by losses.get
             raise ValueError(f"{error} " + _SUPPORTED) from None
+        # Layers overwrite their gradients at every backward pass: the tape returns copies.
+        by_variable = {id(variable): gradient.copy() for gradient, variable in pairs}
         gradients = []
         for i, source in enumerate(source_list):
             grad = by_variable.get(id(source))

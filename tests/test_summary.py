@@ -2,7 +2,7 @@
 
 import pytest
 
-from gdlib import backend, models
+from gdlib import backend, models, summary
 from gdlib.layers import Dense, Dropout
 
 EXPECTED = """\
@@ -58,6 +58,6 @@ def test_summary_of_an_unbuilt_model():
 
 
 def test_memory_sizes():
-    assert models._readable_memory_size(0) == "0.00 Byte"
-    assert models._readable_memory_size(153640) == "150.04 KB"
-    assert models._readable_memory_size(3 * 1024 ** 2) == "3.00 MB"
+    assert summary._readable_memory_size(0) == "0.00 Byte"
+    assert summary._readable_memory_size(153640) == "150.04 KB"
+    assert summary._readable_memory_size(3 * 1024 ** 2) == "3.00 MB"
