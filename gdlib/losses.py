@@ -353,7 +353,8 @@ def huber(y_true, y_pred, delta=1.0):
 
 
 def huber_gradient(y_true, y_pred, delta=1.0):
-    r"""Gradient of the batch mean: :math:`e` where :math:`|e| \le \delta`, else :math:`\delta\,\operatorname{sign}(e)`; over :math:`N d`."""
+    r"""Gradient of the batch mean, over :math:`N d`: :math:`e` where :math:`|e| \le \delta`,
+    else :math:`\delta\,\operatorname{sign}(e)`."""
     shape = np.shape(y_pred)
     y_true, y_pred = _prepare(y_true, y_pred)
     delta = y_pred.dtype.type(delta)
@@ -501,7 +502,8 @@ def kl_divergence(y_true, y_pred):
 
 
 def kl_divergence_gradient(y_true, y_pred):
-    r"""Gradient of the batch mean: :math:`-y/\hat y` where :math:`\epsilon \le \hat y \le 1`, else 0; over :math:`N`."""
+    r"""Gradient of the batch mean, over :math:`N`: :math:`-y/\hat y` where
+    :math:`\epsilon \le \hat y \le 1`, else 0."""
     shape = np.shape(y_pred)
     y_true, y_pred = _prepare(y_true, y_pred)
     y = np.clip(y_true, epsilon(), 1)
@@ -633,7 +635,8 @@ def _normalised_clipped_log(y_pred):
 
 
 def _normalised_clipped_log_vjp(y, y_pred):
-    r"""Gradient of :math:`-\sum_j y_j \log \operatorname{clip}(q_j)` with :math:`q = \hat y / S`, :math:`S = \sum_k \hat y_k`.
+    r"""Gradient of :math:`-\sum_j y_j \log \operatorname{clip}(q_j)`, with :math:`q = \hat y / S`
+    and :math:`S = \sum_k \hat y_k`.
 
     With :math:`g_j = -y_j/q_j` where :math:`q_j` is not clipped (else 0), the
     chain rule through the normalisation gives

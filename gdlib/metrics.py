@@ -40,7 +40,7 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
     -----
     .. math:: a = [\,y = [\hat y > t]\,]
     """
-    y_true, y_pred = losses._prepare(y_true, y_pred)
+    y_true, y_pred = losses._prepare(y_true, y_pred)  # noqa: SLF001 (the losses' rank matching, as Keras)
     predicted = (y_pred > threshold).astype(y_true.dtype)
     return (y_true == predicted).astype(np.float32)
 

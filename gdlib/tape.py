@@ -67,13 +67,13 @@ class _LossCall:
 def record_model_call(model, output):
     """Called by ``Sequential.__call__``: tell every active tape about this call."""
     for tape in _active_tapes:
-        tape._model_calls.append(_ModelCall(model, output))
+        tape._model_calls.append(_ModelCall(model, output))  # noqa: SLF001 (this module's own tapes)
 
 
 def record_loss_call(loss, y_true, y_pred, value):
     """Called by ``Loss.__call__``: tell every active tape about this call."""
     for tape in _active_tapes:
-        tape._loss_calls.append(_LossCall(loss, y_true, y_pred, value))
+        tape._loss_calls.append(_LossCall(loss, y_true, y_pred, value))  # noqa: SLF001 (this module's own tapes)
 
 
 class GradientTape:
