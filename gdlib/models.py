@@ -534,14 +534,8 @@ class Sequential:
                     means.add(loss, yb, y_pred)
                     if not math.isfinite(loss) and not nan_handled:
                         self.history = history
-                        raise NonFiniteLossError(
-                            f"The loss became {float(loss)} at epoch {epoch + 1}/{epochs}, "
-                            f"batch {step + 1}/{steps}: training has diverged and was stopped "
-                            "(the weights are those from before this batch). The learning "
-                            f"rate ({self.optimizer.learning_rate:g}) is probably too large; "
-                            "try a smaller one, e.g. ten times smaller.",
-                            history=history,
-                        )
+                        raise _diverged(loss, f"epoch {epoch + 1}/{epochs}, batch {step + 1}/{steps}",
+                                        self.optimizer, history)
                     if batch_logs_needed:
                         callback_list.on_train_batch_end(step, means.logs())
                     if self.stop_training:
@@ -767,6 +761,17 @@ def _results(logs, metric_fns, return_dict):
         return logs
     values = [logs["loss"]] + [logs[_metric_name(fn)] for fn in metric_fns]
     return values[0] if len(values) == 1 else values
+
+
+def _diverged(loss, where, optimizer, history):
+    """The error ``fit`` raises when the loss of a batch is NaN or infinite."""
+    return NonFiniteLossError(
+        f"The loss became {float(loss)} at {where}: training has diverged and was stopped "
+        "(the weights are those from before this batch). The learning "
+        f"rate ({optimizer.learning_rate:g}) is probably too large; "
+        "try a smaller one, e.g. ten times smaller.",
+        history=history,
+    )
 
 
 def _check_fit_arguments(epochs, verbose, validation_split):

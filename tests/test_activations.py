@@ -192,7 +192,9 @@ def test_derivative_matches_central_difference(name):
     x = rng.uniform(-4, 4, size=200)
     x = x[np.abs(x) > 0.05]  # away from the kinks of relu, leaky_relu, elu, selu
     if name == "gelu_approximate":
-        f = lambda v: activations.gelu(v, approximate=True)
+        def f(v):
+            return activations.gelu(v, approximate=True)
+
         derivative = activations.gelu_derivative(x, approximate=True)
     else:
         f = activations.get(name)
@@ -214,7 +216,9 @@ def test_softmax_backward_is_the_vector_jacobian_product():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3, 5))
     g = rng.normal(size=(3, 5))
-    loss = lambda v: np.sum(g * activations.softmax(v))
+    def loss(v):
+        return np.sum(g * activations.softmax(v))
+
     numeric = np.zeros_like(x)
     for idx in np.ndindex(x.shape):
         step = np.zeros_like(x)
@@ -307,7 +311,9 @@ def test_serialize_swish_gives_keras_name_silu():
 
 
 def test_serialize_and_backward_reject_unknown_functions():
-    custom = lambda x: x * 2
+    def custom(x):
+        return x * 2
+
     with pytest.raises(ValueError, match="cannot be serialized"):
         activations.serialize(custom)
     with pytest.raises(ValueError, match="No derivative is known"):

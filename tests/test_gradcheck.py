@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gdlib import gradcheck, losses, models
+from gdlib import gradcheck, models
 from gdlib.initializers import GlorotUniform
 from gdlib.layers import Activation, Dense, Dropout
 

@@ -200,7 +200,8 @@ def test_shuffle_changes_the_order_and_a_seed_repeats_it():
 ])
 def test_accuracy_resolves_as_keras_3(units, y, expected_name):
     model = models.Sequential([Dense(units, activation="sigmoid" if units == 1 else "softmax", input_shape=(2,))])
-    loss = {1: "binary_crossentropy"}.get(units, "categorical_crossentropy" if y.ndim == 2 else "sparse_categorical_crossentropy")
+    by_targets = "categorical_crossentropy" if y.ndim == 2 else "sparse_categorical_crossentropy"
+    loss = {1: "binary_crossentropy"}.get(units, by_targets)
     model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
     x = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, 0.5]])
     history = model.fit(x, y, epochs=1, verbose=0, shuffle=False)
@@ -215,7 +216,8 @@ def test_evaluate_returns_scalar_or_list_in_compile_order():
     model = classifier()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     assert isinstance(model.evaluate(x, y, verbose=0), float)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy", "sparse_categorical_crossentropy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy", "sparse_categorical_crossentropy"])
     loss, accuracy, crossentropy = model.evaluate(x, y, verbose=0)
     assert crossentropy == pytest.approx(loss, rel=1e-5)
     predictions = model.predict(x, verbose=0)
@@ -290,7 +292,7 @@ def test_weights_order_save_and_load(tmp_path):
 def test_model_builds_from_data_and_names_are_unique():
     gdlib.clear_session()
     model = models.Sequential([Dense(4), Dense(2)])
-    assert model.name == "sequential" and [l.name for l in model.layers] == ["dense", "dense_1"]
+    assert model.name == "sequential" and [layer.name for layer in model.layers] == ["dense", "dense_1"]
     assert not model.built
     model.predict(np.zeros((3, 5)), verbose=0)
     assert model.built and model.layers[0].kernel.shape == (5, 4)

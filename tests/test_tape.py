@@ -39,13 +39,13 @@ OPTIMIZERS = {
 
 LOSSES = {
     # (loss, output activation, targets from labels): fused and unfused backward passes
-    "sparse_cce": (lambda: losses.SparseCategoricalCrossentropy(), "softmax", lambda l: l),
-    "sparse_cce_sum": (lambda: losses.SparseCategoricalCrossentropy(reduction="sum"), "softmax", lambda l: l),
+    "sparse_cce": (lambda: losses.SparseCategoricalCrossentropy(), "softmax", lambda labels: labels),
+    "sparse_cce_sum": (lambda: losses.SparseCategoricalCrossentropy(reduction="sum"), "softmax", lambda labels: labels),
     "cce_smoothing": (lambda: losses.CategoricalCrossentropy(label_smoothing=0.1), "softmax",
-                      lambda l: np.eye(3, dtype=np.float32)[l]),
+                      lambda labels: np.eye(3, dtype=np.float32)[labels]),
     "cce_logits": (lambda: losses.CategoricalCrossentropy(from_logits=True), None,
-                   lambda l: np.eye(3, dtype=np.float32)[l]),
-    "mse": (lambda: losses.MeanSquaredError(), "sigmoid", lambda l: np.eye(3, dtype=np.float32)[l]),
+                   lambda labels: np.eye(3, dtype=np.float32)[labels]),
+    "mse": (lambda: losses.MeanSquaredError(), "sigmoid", lambda labels: np.eye(3, dtype=np.float32)[labels]),
 }
 
 
