@@ -8,6 +8,10 @@ patched NumPy/math comparisons nor delegating to gdlib.tuning earn anything. Wro
 break what the docstrings state besides the formulas: the first of tied trials wins, draws are
 made trial by trial from `np.random.default_rng(seed)` (fresh with seed=None, never NumPy's global
 generator), best values are floats, and EI takes lists (array_like) and is never negative.
+
+Issue 12: a wrong answer is also told which mistake it made, where the tests can tell. DIAGNOSED gives
+what the hidden tests name for each wrong answer, VISIBLE what the visible tests name (None where they
+pass it, so the graded message is the hidden tests'); messages never show test code.
 """
 import sys
 from pathlib import Path
@@ -21,6 +25,11 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import (assert_diagnosis, graded_message, reveals_code, run_block,  # noqa: E402
+                                       test_sources)
 
 ASSIGNMENT = "05_tuning"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -91,6 +100,47 @@ WRONG = {
     "ei-not-clipped-at-zero": ("test_expected_improvement", {"expected_improvement": [
         ("np.where(positive, np.maximum(ei, 0.0), np.maximum(improvement, 0.0))",
          "np.where(positive, ei, np.maximum(improvement, 0.0))")]}),
+}
+
+# variant -> how the hidden tests' message starts: the mistake named (None: no diagnosis, and why)
+DIAGNOSED = {
+    "grid-returns-the-worst": "your search returns the combination with the HIGHEST score",
+    "grid-zip-instead-of-every-combination": "your search pairs the lists up as zip does",
+    "grid-first-name-varies-fastest": "in your search the FIRST name varies fastest",
+    "grid-ties-keep-the-last": "on a tie your search keeps the combination tried last",
+    "random-uniform-instead-of-log-uniform": "your search draws the \"log\" hyperparameters uniformly",
+    "random-returns-the-exponent": "your search tries the exponents",
+    "random-new-generator-every-trial": "your search makes a new generator for every trial",
+    "random-ties-keep-the-last": "on a tie your search keeps the trial made last",
+    "random-draws-name-by-name": "your search draws every trial of one hyperparameter, then",
+    "random-draws-arrays-of-one": "your search draws arrays of one value",
+    "random-seed-none-means-seed-0": "with seed=None your search draws the same points as with seed=0",
+    "random-global-numpy-without-a-seed": "with seed=None your search draws from NumPy's global generator",
+    "ei-sign-for-maximisation": "your EI rewards a HIGHER mean",
+    "ei-forgets-xi": "your EI leaves out xi",
+    "ei-divides-by-zero-sigma": "your EI divides by sigma where sigma = 0",
+    "ei-fails-on-lists": "your function fails when mu and sigma are lists",
+    "ei-not-clipped-at-zero": "your EI is slightly negative",
+}
+# variant -> how the visible tests' message starts (None: the visible tests pass it)
+VISIBLE = {
+    "grid-returns-the-worst": "your search returns the HIGHEST score",
+    "grid-zip-instead-of-every-combination": "your search pairs the lists up as zip does",
+    "grid-first-name-varies-fastest": "in your search the FIRST name varies fastest",
+    "grid-ties-keep-the-last": None,
+    "random-uniform-instead-of-log-uniform": "your draws are uniform",
+    "random-returns-the-exponent": "your search returns the exponents",
+    "random-new-generator-every-trial": "every trial drew the same value",
+    "random-ties-keep-the-last": None,
+    "random-draws-name-by-name": None,
+    "random-draws-arrays-of-one": "each value must be a float",
+    "random-seed-none-means-seed-0": None,
+    "random-global-numpy-without-a-seed": None,
+    "ei-sign-for-maximisation": "your EI rewards a HIGHER mean",
+    "ei-forgets-xi": "your EI leaves out xi",
+    "ei-divides-by-zero-sigma": "mu = y*, sigma = 0, xi = 0: EI = max(0, 0) = 0, but yours is not finite",
+    "ei-fails-on-lists": "mu and sigma are array_like, but your function fails on lists",
+    "ei-not-clipped-at-zero": None,
 }
 
 PATCH_NUMPY = """import math
@@ -180,3 +230,33 @@ def test_delegating_to_gdlib_earns_nothing(graded):
     # random search through gdlib's Float (same numbers) and EI through gdlib earn 0; grid search is the solution's
     assert autograded_parts(scores["delegates-to-gdlib"]) == dict(
         POINTS, test_random_search=0.0, test_expected_improvement=0.0)
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    assert_diagnosis(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        assert_diagnosis(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None

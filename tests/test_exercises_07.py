@@ -28,7 +28,8 @@ from course_grading.testing import (autograded_parts, combine_edits, copy_course
 from course_grading.course import Course  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
+from grading_fixtures.diagnoses import (assert_diagnosis, graded_message, reveals_code, run_block,  # noqa: E402
+                                       test_sources)
 
 ASSIGNMENT = "07_compile_summary"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -193,15 +194,6 @@ def test_asking_gdlib_for_the_counts_earns_nothing(graded):
     assert autograded_parts(scores["delegates-to-gdlib"]) == dict(POINTS, test_count_params=0.0, test_output_shapes=0.0)
 
 
-def _assert_named(message, start):
-    """``message`` names the mistake starting with ``start``, or (start None) names none."""
-    assert message, "the wrong answer passed"
-    if start is None:
-        assert NAMED not in message and "known mistakes" not in message, message
-    else:
-        assert message.startswith(start) and NAMED in message, message
-
-
 def test_every_wrong_answer_has_its_expected_diagnosis():
     assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
 
@@ -210,7 +202,7 @@ def test_every_wrong_answer_has_its_expected_diagnosis():
 def test_the_hidden_tests_name_the_mistake(variant):
     part, edits = WRONG[variant]
     cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+    assert_diagnosis(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
 
 
 @pytest.mark.parametrize("variant", sorted(WRONG))
@@ -219,7 +211,7 @@ def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
     part = WRONG[variant][0]
     message = graded_message(course, ASSIGNMENT, variant, part)
     if VISIBLE[variant] is None:
-        _assert_named(message, DIAGNOSED[variant])
+        assert_diagnosis(message, DIAGNOSED[variant])
     else:
         assert message and message.startswith(VISIBLE[variant]), message
     assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []

@@ -122,3 +122,12 @@ def unlabelled_asserts(source: str) -> list[str]:
     tree = ast.parse(source)
     return [ast.get_source_segment(source, node) for node in ast.walk(tree)
             if isinstance(node, ast.Assert) and node.msg is None]
+
+
+def assert_diagnosis(message: str | None, start: str | None) -> None:
+    """``message`` (a failing part's) names the mistake its text starts with, ``start``; with None, names none."""
+    assert message, "the wrong answer passed the tests"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, f"a diagnosis where none is due: {message}"
+    else:
+        assert message.startswith(start) and NAMED in message, f"expected the diagnosis {start!r}: {message}"
