@@ -20,6 +20,10 @@ from course_grading import Course, Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
 
 ASSIGNMENT = "02_gradient_descent"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -116,6 +120,71 @@ WRONG = {
     "minibatch-loop-returns-b-as-a-0d-array": ("test_minibatch_gradient_descent", {"minibatch_gradient_descent": [
         ("    b = float(b)\n", "    b = np.array(b, dtype=float)\n"),
         ("            " + UPDATE[1], "            b -= learning_rate * grad_b\n")]}),
+}
+
+# variant -> how the hidden tests' message starts (the mistake they name), or None where they name none
+# (a value of the wrong type is told so at once: "grad_w must be a NumPy array, not list")
+DIAGNOSED = {
+    "minibatches-drops-last-batch": "your batches match an epoch that drops the last, smaller batch",
+    "minibatches-x-and-y-shuffled-apart": "your batches match x and y shuffled with two different permutations",
+    "minibatches-never-shuffles": "your batches match an epoch that never shuffles",
+    "minibatches-draws-even-without-shuffling": "your batches match an epoch that draws a permutation even with "
+                                                "shuffle=False",
+    "minibatches-yields-lists": None,
+    "minibatches-shuffles-x-and-y-in-place": "your batches match shuffling x and y in place",
+    "gradient-sum-instead-of-mean": "your gradient matches the SUM over the samples",
+    "gradient-sign-error": "your gradient matches the right one with its sign flipped",
+    "gradient-without-the-2": "your gradient matches 1/n x^T r, without the 2",
+    "gradient-w-as-a-list": None,
+    "gradient-squeezes-the-residuals": None,  # a ValueError from NumPy at n = 1: named by the visible tests
+    "gradient-residuals-written-into-y": "your function matches one that writes the residuals into the caller's y",
+    "batch-forgets-bias-update": "your loop matches one that never updates b",
+    "batch-bias-gradient-after-weight-step": "your loop matches one that takes dL/db after the weight step",
+    "batch-step-uphill": "your loop matches steps uphill",
+    "batch-updates-w-in-place": "your loop matches one that updates the caller's w in place",
+    "sgd-shuffles-once-same-order-every-epoch": "your loop matches one that makes a new Generator every epoch",
+    "sgd-never-shuffles": "your loop matches one that never shuffles",
+    "sgd-forgets-bias-update": "your loop matches one that never updates b",
+    "sgd-updates-w-in-place": "your loop matches one that updates the caller's w in place",
+    "sgd-returns-b-as-a-0d-array": None,
+    "minibatch-loop-drops-last-batch": "your loop matches one that skips the last, smaller batch",
+    "minibatch-loop-shuffles-once-same-order-every-epoch": "your loop matches one that makes a new Generator every epoch",
+    "minibatch-loop-sum-instead-of-mean": "your loop matches steps scaled by the batch size",
+    "minibatch-loop-updates-w-in-place": "your loop matches one that updates the caller's w in place",
+    "minibatch-loop-returns-b-as-a-0d-array": None,
+}
+# variant -> how the visible tests' message starts (what the learner reads before handing in, and in the
+# feedback), or None where the visible examples cannot see the mistake (the feedback shows the hidden diagnosis)
+IN_PLACE = "the w you are given must not change (w -= ... updates it in place)"
+VISIBLE = {
+    "minibatches-drops-last-batch": "batches of 2 and 2: the last, smaller batch is dropped",
+    "minibatches-x-and-y-shuffled-apart": "shuffled, x rows no longer stay with their y",
+    "minibatches-never-shuffles": "with shuffle=True the samples come in their order 0, 1, ..., 4",
+    "minibatches-draws-even-without-shuffling": "with shuffle=False your minibatches drew from the Generator",
+    "minibatches-yields-lists": "yield each batch as two NumPy arrays",
+    "minibatches-shuffles-x-and-y-in-place": "minibatches must not change x or y",
+    "gradient-sum-instead-of-mean": "grad_w = 4, grad_b = 2: the SUM over the samples",
+    "gradient-sign-error": "grad_w = -2, grad_b = -1: the sign is flipped",
+    "gradient-without-the-2": "grad_w = 1, grad_b = 0.5: the 2 of the square's derivative is missing",
+    "gradient-w-as-a-list": "grad_w must be a NumPy array (x.T @ r), not list",
+    "gradient-squeezes-the-residuals": "with a single sample (n = 1) your gradient fails",
+    "gradient-residuals-written-into-y": "mse_gradient must not change y",
+    "batch-forgets-bias-update": "b did not move: update b too",
+    "batch-bias-gradient-after-weight-step": "b = 0.41: dL/db was taken after the weight step",
+    "batch-step-uphill": "w = -1.3, b = -0.8: the step goes uphill",
+    "batch-updates-w-in-place": IN_PLACE,
+    "sgd-shuffles-once-same-order-every-epoch": "2 epochs give w = 0.842752, b = 0.314496, what a new Generator every "
+                                                "epoch",
+    "sgd-never-shuffles": "2 epochs give w = 0.285952, b = 0.427264, what visiting the samples in the order 0, 1, 2",
+    "sgd-forgets-bias-update": "b did not move: update b too",
+    "sgd-updates-w-in-place": IN_PLACE,
+    "sgd-returns-b-as-a-0d-array": "return b as a Python float, not ndarray",
+    "minibatch-loop-drops-last-batch": "2 epochs give w = 0.996528, b = -0.525204, what skipping the last",
+    "minibatch-loop-shuffles-once-same-order-every-epoch": "2 epochs give w = 1.387121, b = -1.020302, what the same "
+                                                           "order every epoch",
+    "minibatch-loop-sum-instead-of-mean": "5 steps give what steps scaled by the batch size give",
+    "minibatch-loop-updates-w-in-place": IN_PLACE,
+    "minibatch-loop-returns-b-as-a-0d-array": "return b as a Python float, not ndarray",
 }
 
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
@@ -236,3 +305,45 @@ def test_the_solution_trains_exactly_like_gdlib_fit():
         kernel, bias = model.get_weights()
         np.testing.assert_allclose(kernel[:, 0], w, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(bias[0], b, rtol=1e-5, atol=1e-6)
+
+
+# --- the messages name the mistake (issue 12) ---------------------------------------------------
+
+def _assert_named(message, start):
+    """``message`` names the mistake starting with ``start``, or (start None) names none."""
+    assert message, "the wrong answer passed"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, message
+    else:
+        assert message.startswith(start) and NAMED in message, message
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        _assert_named(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
