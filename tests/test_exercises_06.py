@@ -6,6 +6,10 @@ part, and neither patched NumPy comparisons nor calling gdlib's own losses earns
 Wrong answers also break what the notebook states besides the formulas: `y_true` and `y_pred`
 are array_like (nested lists and tuples work) and never modified, and predictions of exactly 0
 and 1 are clipped in every crossentropy (a one-hot row of probabilities gets a gradient of 0).
+
+Issue 12: a wrong answer is also told which mistake it made, where the tests can tell. DIAGNOSED gives
+what the hidden tests name for each wrong answer, VISIBLE what the visible tests name (None where they
+pass it, so the graded message is the hidden tests'); messages never show test code.
 """
 import sys
 from pathlib import Path
@@ -19,6 +23,11 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import (assert_diagnosis, graded_message, reveals_code, run_block,  # noqa: E402
+                                       test_sources)
 
 ASSIGNMENT = "06_loss_functions"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -99,6 +108,45 @@ WRONG = {
          "        inside = q >= EPSILON  # a probability of 1 is fine\n")]}),
 }
 
+# variant -> how the hidden tests' message starts: the mistake named (None: no diagnosis, and why)
+DIAGNOSED = {
+    "mse-sum-where-the-mean-belongs": "your loss sums the squared errors of a sample",
+    "mse-gradient-not-divided-by-batch": "your gradient is divided by the number of outputs d only",
+    "mse-gradient-sign-error": "your gradient has the wrong sign",
+    "mse-gradient-fails-on-lists": "your gradient fails when y_true and y_pred are lists",
+    "mse-gradient-subtracts-in-place": "your gradient subtracts y_true from the caller's y_pred in place",
+    "bce-naive-log-sigmoid": "your loss takes the log of sigmoid(z) computed first",
+    "bce-no-clipping": "your loss takes the log of probabilities without clipping them",
+    "bce-gradient-sign-error": "your gradient from logits has the wrong sign",
+    "bce-clips-y-pred-in-place": "your loss clips the caller's y_pred in place",
+    "bce-gradient-fails-on-lists": "your gradient fails when y_true and y_pred are lists",
+    "cce-no-max-subtraction": "your loss exponentiates the logits without subtracting each row's maximum",
+    "cce-probabilities-not-rescaled": "your loss takes the probabilities as given",
+    "cce-gradient-not-divided-by-batch": "your gradient is not divided by the batch size N",
+    "cce-rescales-y-pred-in-place": "your loss rescales the caller's y_pred in place",
+    "cce-smooths-y-true-in-place": "your loss smooths the caller's y_true in place",
+    "cce-fails-on-lists": "your loss fails when y_true and y_pred are lists",
+    "cce-gradient-ignores-the-upper-clip": "your gradient is not 0 where a probability was clipped at 1 - EPSILON",
+    "scce-no-max-subtraction": "your loss exponentiates the logits without subtracting each row's maximum",
+    "scce-gradient-sign-error": "your gradient from logits has the wrong sign",
+    "scce-gradient-divided-by-entries": "your gradient is divided by N K",
+    "scce-fails-on-lists": "your loss fails when y_true is a list",
+    "scce-gradient-ignores-the-upper-clip": "your gradient is not 0 where a probability was clipped at 1 - EPSILON",
+}
+# variant -> how the visible tests' message starts (None: the visible tests pass it)
+VISIBLE = dict.fromkeys(WRONG) | {
+    "mse-sum-where-the-mean-belongs": "your loss sums the squared errors of a sample",
+    "mse-gradient-not-divided-by-batch": "your gradient is divided by d only",
+    "mse-gradient-sign-error": "your gradient has the wrong sign",
+    "mse-gradient-subtracts-in-place": "mean_squared_error_gradient changed y_pred",
+    "bce-naive-log-sigmoid": "logits of +-1000 must give a finite loss: never take the log of sigmoid(z)",
+    "bce-gradient-sign-error": "your gradient from logits has the wrong sign",
+    "cce-no-max-subtraction": "logits of +-1000 must give a finite loss: subtract each row's maximum",
+    "scce-no-max-subtraction": "logits of +-1000 must give a finite loss: subtract each row's maximum",
+    "scce-gradient-sign-error": "your gradient from logits has the wrong sign",
+    "scce-gradient-divided-by-entries": "your gradient is divided by N K",
+}
+
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.isfinite = lambda a, *r, **k: np.ones(np.shape(a), dtype=bool)
@@ -175,3 +223,33 @@ def test_every_part_has_at_least_two_wrong_answers():
 def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
     _, scores = graded
     assert autograded_parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    assert_diagnosis(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        assert_diagnosis(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
