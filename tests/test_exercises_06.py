@@ -233,7 +233,9 @@ def test_every_wrong_answer_has_its_expected_diagnosis():
 def test_the_hidden_tests_name_the_mistake(variant):
     part, edits = WRONG[variant]
     cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    assert_diagnosis(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+    message = run_block(ROOT, ASSIGNMENT, cells, part, "hidden")
+    assert_diagnosis(message, DIAGNOSED[variant])
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
 
 
 @pytest.mark.parametrize("variant", sorted(WRONG))
