@@ -17,7 +17,8 @@ from matplotlib.animation import FuncAnimation  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.contour import ContourSet  # noqa: E402
 
-from gdlib import viz  # noqa: E402
+from gdlib import tuning, viz  # noqa: E402
+from gdlib.tuning import GaussianProcess, expected_improvement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,27 +92,6 @@ class FakeGP:
         mean = np.sin(X[:, 0])
         std = 0.1 + 0.05 * np.abs(X[:, 0])
         return (mean, std) if return_std else mean
-
-
-def normal_ei(mu, sigma, best, xi=0.0):
-    """Expected improvement for minimisation (fallback if gdlib.tuning is missing)."""
-    from math import erf, pi, sqrt
-
-    z = (best - mu - xi) / sigma
-    cdf = 0.5 * (1 + np.vectorize(erf)(z / sqrt(2)))
-    pdf = np.exp(-0.5 * z**2) / sqrt(2 * pi)
-    return (best - mu - xi) * cdf + sigma * pdf
-
-
-def expected_improvement():
-    try:
-        from gdlib.tuning import expected_improvement as ei
-    except ImportError:
-        try:
-            from gdlib.tuning.gaussian_process import expected_improvement as ei
-        except ImportError:
-            ei = normal_ei
-    return ei
 
 
 TRIALS = [
@@ -401,7 +381,7 @@ def test_plot_hyperparameter_scatter_categorical_axis_and_errors():
 def test_plot_gp_1d_posterior_band_observations_and_acquisition():
     x_grid = np.linspace(-3, 3, 61)
     observed_x, observed_y = np.array([-2.0, 0.5, 2.0]), np.sin([-2.0, 0.5, 2.0])
-    ei = functools.partial(expected_improvement(), xi=0.0)
+    ei = functools.partial(expected_improvement, xi=0.0)
     fig = viz.plot_gp_1d(FakeGP(), x_grid, observed_x, observed_y, acquisition=ei, true_function=np.sin)
     top, bottom = fig.axes
     lines = labelled_lines(top)
@@ -431,14 +411,10 @@ def test_plot_gp_1d_without_acquisition_and_with_a_callable():
 
 
 def test_plot_gp_1d_with_the_real_gaussian_process():
-    tuning = pytest.importorskip("gdlib.tuning")
-    gp_class = getattr(tuning, "GaussianProcess", None)
-    if gp_class is None:
-        gp_class = pytest.importorskip("gdlib.tuning.gaussian_process").GaussianProcess
     observed_x = np.array([0.1, 0.4, 0.9])
-    gp = gp_class().fit(observed_x.reshape(-1, 1), np.cos(3 * observed_x))
+    gp = GaussianProcess().fit(observed_x.reshape(-1, 1), np.cos(3 * observed_x))
     x_grid = np.linspace(0, 1, 41)
-    fig = viz.plot_gp_1d(gp, x_grid, observed_x, np.cos(3 * observed_x), acquisition=expected_improvement())
+    fig = viz.plot_gp_1d(gp, x_grid, observed_x, np.cos(3 * observed_x), acquisition=expected_improvement)
     mean = labelled_lines(fig.axes[0])["posterior mean"].get_ydata()
     np.testing.assert_allclose(mean, gp.predict(x_grid.reshape(-1, 1), return_std=True)[0])
     assert len(fig.axes) == 2
@@ -527,8 +503,6 @@ def test_importing_gdlib_imports_neither_matplotlib_nor_sklearn():
 
 
 def test_search_plots_with_a_real_tuner():
-    tuning = pytest.importorskip("gdlib.tuning")
-
     def objective(hp):
         x = hp.Float("x", -2.0, 2.0)
         learning_rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
