@@ -17,7 +17,7 @@ from matplotlib.animation import FuncAnimation  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 from matplotlib.contour import ContourSet  # noqa: E402
 
-from gdlib import tuning, viz  # noqa: E402
+from gdlib import functions, layers, models, optimizers, schedules, tuning, viz  # noqa: E402
 from gdlib.tuning import GaussianProcess, expected_improvement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,8 +148,6 @@ def test_plot_history_rejects_unknown_metrics_and_types():
 
 
 def test_plot_history_with_a_real_fit():
-    models = pytest.importorskip("gdlib.models")
-    layers = pytest.importorskip("gdlib.layers")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
     y = (x.sum(axis=1) > 0).astype(np.float32)
@@ -244,8 +242,6 @@ def test_plot_paths_with_a_point_by_point_surface_and_no_bounds():
 
 
 def test_plot_paths_with_real_surfaces_and_optimizers():
-    functions = pytest.importorskip("gdlib.functions")
-    optimizers = pytest.importorskip("gdlib.optimizers")
     surface = functions.Rosenbrock()
     start = np.array([-1.5, 2.0])
     runs = {
@@ -265,7 +261,6 @@ def test_plot_paths_with_real_surfaces_and_optimizers():
 
 @pytest.mark.parametrize("name", ["IllConditionedQuadratic", "Beale", "Himmelblau", "Saddle"])
 def test_plot_paths_marks_each_surfaces_minima_and_saddle_points(name):
-    functions = pytest.importorskip("gdlib.functions")
     surface = getattr(functions, name)()
     path = np.array([[0.5, 0.5], [0.4, 0.3]])
     ax = viz.plot_paths(surface, {"p": path}, resolution=60).axes[0]
@@ -307,7 +302,6 @@ def test_plot_schedule_one_line_per_schedule_with_its_values():
 
 
 def test_plot_schedule_with_a_real_schedule():
-    schedules = pytest.importorskip("gdlib.schedules")
     schedule = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
     fig = viz.plot_schedule(schedule, [0, 10, 20])
     (line,) = fig.axes[0].get_lines()
@@ -424,7 +418,6 @@ def test_plot_gp_1d_with_the_real_gaussian_process():
 
 
 def test_plot_loss_mse_and_its_gradient():
-    pytest.importorskip("gdlib.losses")
     fig = viz.plot_loss("mse", 1.0, (-1.0, 3.0), num=41)
     ax = fig.axes[0]
     lines = labelled_lines(ax)
@@ -454,7 +447,6 @@ def test_plot_loss_numeric_gradient_for_a_plain_function_and_several_losses():
 
 
 def test_plot_loss_compares_named_losses():
-    pytest.importorskip("gdlib.losses")
     fig = viz.plot_loss(["mse", "mae", "huber"], 0.0, (-3.0, 3.0), num=7)
     lines = labelled_lines(fig.axes[0])
     assert len(lines) == 6
