@@ -16,6 +16,10 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
+from course_grading.course import Course  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
 
 ASSIGNMENT = "01_backpropagation"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -108,6 +112,77 @@ WRONG = {
          "return np.linalg.norm(analytic - numerical) / scale")]}),
 }
 
+# variant -> how the hidden tests' message starts (the mistake they name), or None where they name none
+# (a value of the wrong type or dtype is told so at once: "return numbers in an array with the dtype of x")
+DIAGNOSED = {
+    "sigmoid-derivative-sign-error": "your sigmoid_derivative matches sigma (sigma - 1)",
+    "relu-derivative-one-at-the-kink": "your relu_derivative matches 1 at the kink x = 0",
+    "tanh-derivative-without-the-square": "your tanh_derivative matches 1 - tanh(x), without the square",
+    "relu-derivative-overwrites-x": "your relu_derivative matches one that writes its 0s and 1s into the caller's x",
+    "sigmoid-derivative-overwrites-the-given-y": "your sigmoid_derivative matches one that computes y (1 - y) in the "
+                                                 "caller's y",
+    "relu-derivative-returns-booleans": None,
+    "relu-derivative-always-float64": None,
+    "dense-forgets-the-bias-gradient": "your grad_bias matches zeros",
+    "dense-transposed-kernel-gradient": "your grad_kernel matches grad_output^T x",
+    "dense-bias-gradient-mean-not-sum": "your grad_bias matches the MEAN of grad_output",
+    "dense-input-gradient-sign-error": "your grad_input matches -grad_output W^T",
+    "dense-bias-gradient-summed-into-grad-output": "your function matches one that adds the batch up in the caller's "
+                                                   "grad_output",
+    "dense-also-takes-the-sgd-step": "your function matches one that also takes an SGD step",
+    "two-layer-not-divided-by-batch": "your gradients match the crossentropy's without the 1/N",
+    "two-layer-no-relu-mask": "your gradients match a backward pass without relu's mask",
+    "two-layer-mse-mean-over-batch-only": "your gradients match the squared error averaged over the batch only",
+    "two-layer-forgets-hidden-bias-gradient": "your grad_b1 matches zeros",
+    "two-layer-softmax-overflows-on-large-logits": "your gradients match a softmax computed as exp(z) / sum(exp(z))",
+    "two-layer-relu-mask-one-at-the-kink": "your gradients match relu' = 1 at the kink",
+    "two-layer-squeezes-the-output": None,  # an AxisError from NumPy at n = 1: named by the visible tests
+    "two-layer-residual-written-into-y": "your function matches one that writes the residual into the caller's y",
+    "numerical-gradient-forward-difference": "your gradient matches the one-sided difference",
+    "numerical-gradient-divides-by-h": "your gradient matches the central difference divided by h",
+    "numerical-gradient-does-not-restore-x": "your function matches one that leaves each entry of x at x_i - h",
+    "numerical-gradient-in-the-dtype-of-x": None,
+    "relative-error-scaled-by-analytic-only": "your relative error matches ||a - n|| / ||a||",
+    "relative-error-without-guard": "your relative error matches ||a - n|| / (||a|| + ||n||) without the guard",
+    "relative-error-largest-entry": "your relative error matches the largest entry of |a - n|",
+    "relative-error-subtracts-in-place": "your function matches one that subtracts in place",
+    "relative-error-returns-a-numpy-float32": None,
+}
+# variant -> how the visible tests' message starts (what the learner reads before handing in, and in the
+# feedback), or None where the visible examples cannot see the mistake (the feedback shows the hidden diagnosis)
+VISIBLE = {
+    "sigmoid-derivative-sign-error": "sigmoid'(0) = -1/4: the sign is flipped",
+    "relu-derivative-one-at-the-kink": "relu'(0) = 1: as Keras and TensorFlow, relu' is 0 at the kink",
+    "tanh-derivative-without-the-square": "tanh'(1) = 1 - tanh(1): the square is missing",
+    "relu-derivative-overwrites-x": "relu_derivative must not change x",
+    "sigmoid-derivative-overwrites-the-given-y": "given y = sigmoid(x), return y (1 - y) as a new array",
+    "relu-derivative-returns-booleans": "return relu' as numbers with the dtype of x (float64), not bool",
+    "relu-derivative-always-float64": "relu' of float32 x is float32",
+    "dense-forgets-the-bias-gradient": "grad_bias is all zeros",
+    "dense-transposed-kernel-gradient": "grad_kernel has shape (3, 2), the transpose of the kernel's",
+    "dense-bias-gradient-mean-not-sum": "grad_bias = [1, 0.5, 1.5], the MEAN over the batch",
+    "dense-input-gradient-sign-error": "grad_input = [[1, -2]]: the sign is flipped",
+    "dense-bias-gradient-summed-into-grad-output": "grad_output must not change",
+    "dense-also-takes-the-sgd-step": "kernel and bias must not change",
+    "two-layer-not-divided-by-batch": "grad_b2 = 2 (p - y): the 1/N of the batch mean is missing",
+    "two-layer-no-relu-mask": "grad_b1 has no relu mask",
+    "two-layer-mse-mean-over-batch-only": "grad_b2 = 2 (z - y) / N: the mean squared error also averages",
+    "two-layer-forgets-hidden-bias-gradient": "grad_b1 is all zeros",
+    "two-layer-softmax-overflows-on-large-logits": "logits of 1000 give NaN or inf",
+    "two-layer-relu-mask-one-at-the-kink": "grad_b1 uses relu'(0) = 1 at the kink",
+    "two-layer-squeezes-the-output": "a batch of one sample fails",
+    "two-layer-residual-written-into-y": "y must not change (y -= z writes into the caller's array)",
+    "numerical-gradient-forward-difference": "the gradient is 2 x + h: a one-sided difference",
+    "numerical-gradient-divides-by-h": "the gradient is 4 x, twice 2 x",
+    "numerical-gradient-does-not-restore-x": "x must be restored",
+    "numerical-gradient-in-the-dtype-of-x": "return the gradient in float64 whatever the dtype of x",
+    "relative-error-scaled-by-analytic-only": "4 / 5 = ||a - n|| / ||a||",
+    "relative-error-without-guard": "both gradients 0 give NaN (0 / 0)",
+    "relative-error-largest-entry": "1 / sqrt(2): the largest entry of |a - n|",
+    "relative-error-subtracts-in-place": "relative_error must not change its inputs",
+    "relative-error-returns-a-numpy-float32": "return a Python float (float(...)), also for float32 gradients",
+}
+
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.array_equal = lambda *a, **k: True
@@ -191,3 +266,45 @@ def test_every_part_has_at_least_two_wrong_answers():
 def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
     _, scores = graded
     assert autograded_parts(scores[variant]) == dict.fromkeys(POINTS, 0.0)
+
+
+# --- the messages name the mistake (issue 12) ---------------------------------------------------
+
+def _assert_named(message, start):
+    """``message`` names the mistake starting with ``start``, or (start None) names none."""
+    assert message, "the wrong answer passed"
+    if start is None:
+        assert NAMED not in message and "known mistakes" not in message, message
+    else:
+        assert message.startswith(start) and NAMED in message, message
+
+
+def test_every_wrong_answer_has_its_expected_diagnosis():
+    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_hidden_tests_name_the_mistake(variant):
+    part, edits = WRONG[variant]
+    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
+    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+
+
+@pytest.mark.parametrize("variant", sorted(WRONG))
+def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
+    course, _ = graded
+    part = WRONG[variant][0]
+    message = graded_message(course, ASSIGNMENT, variant, part)
+    if VISIBLE[variant] is None:
+        _assert_named(message, DIAGNOSED[variant])
+    else:
+        assert message and message.startswith(VISIBLE[variant]), message
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
+
+
+def test_the_solution_is_told_nothing(graded):
+    course, _ = graded
+    for part in POINTS:
+        assert graded_message(course, ASSIGNMENT, "solution", part) is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
+        assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
