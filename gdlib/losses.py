@@ -163,17 +163,19 @@ class Loss:
 
     def __call__(self, y_true, y_pred):
         """Reduced loss (a float32 scalar for the default reduction)."""
-        values = self.call(y_true, y_pred)
-        values = np.asarray(values, dtype=as_float(y_pred).dtype)
-        if self.reduction == "none" or values.ndim == 0:
-            result = values[()]
-        elif self.reduction == "sum":
-            result = np.sum(values)
-        else:
-            result = np.sum(values) / values.dtype.type(values.size)
+        values = np.asarray(self.call(y_true, y_pred), dtype=as_float(y_pred).dtype)
+        result = self.reduce(values)
         if _tape.recording():  # inside `with gdlib.GradientTape()`: the tape records this call
             _tape.record_loss_call(self, y_true, y_pred, result)
         return result
+
+    def reduce(self, values):
+        """Per-sample ``values`` reduced as ``reduction`` says: their mean, their sum, or themselves."""
+        if self.reduction == "none" or values.ndim == 0:
+            return values[()]
+        if self.reduction == "sum":
+            return np.sum(values)
+        return np.sum(values) / values.dtype.type(values.size)
 
     def gradient(self, y_true, y_pred):
         r"""Gradient of the reduced loss with respect to ``y_pred`` (the logits when ``from_logits=True``).
@@ -731,6 +733,16 @@ def _prepare_sparse(y_true, y_pred):
     return labels, y_pred
 
 
+def _crossentropy_of_labels(labels, probabilities):
+    r"""Keras's :math:`-\log \operatorname{clip}(p_c / \sum_k p_k, \epsilon, 1 - \epsilon)`, each row's label :math:`c`.
+
+    ``labels``: checked class indices, shape ``(N,)``; ``probabilities``: ``(N, K)``.
+    The same numbers as ``_normalised_clipped_log`` at the labels, without the other entries.
+    """
+    p_label = probabilities[np.arange(len(labels)), labels] / np.sum(probabilities, axis=-1)
+    return -np.log(np.clip(p_label, epsilon(), 1 - epsilon()))
+
+
 def _one_hot(labels, k, dtype):
     out = np.zeros(labels.shape + (k,), dtype=dtype)
     np.put_along_axis(out, labels[..., None], 1, axis=-1)
@@ -764,10 +776,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     labels, y_pred = _prepare_sparse(y_true, y_pred)
     if from_logits:
         return -np.take_along_axis(_log_softmax(y_pred), labels[..., None], axis=-1)[..., 0]
-    # As _normalised_clipped_log, for each label's own entry alone (the others are multiplied by 0).
     rows = y_pred.reshape(-1, y_pred.shape[-1])
-    p_label = rows[np.arange(len(rows)), labels.reshape(-1)].reshape(labels.shape) / np.sum(y_pred, axis=-1)
-    return -np.log(np.clip(p_label, epsilon(), 1 - epsilon()))
+    return _crossentropy_of_labels(labels.reshape(-1), rows).reshape(labels.shape)
 
 
 def sparse_categorical_crossentropy_gradient(y_true, y_pred, from_logits=False):
@@ -845,25 +855,34 @@ def softmax_crossentropy_gradient(y_true, probabilities, sparse, label_smoothing
         if labels.size and (labels.min() < 0 or labels.max() >= k):
             bad = np.flatnonzero((labels < 0) | (labels >= k))[0]
             raise ValueError(f"labels must be integers in [0, {k}); received label {labels[bad]} at index {bad}")
-        grad = p.reshape(-1, k).copy()
-        grad[np.arange(labels.size), labels] -= 1  # p - onehot, without building the one-hot matrix
-        grad = grad.reshape(p.shape)
-    else:
-        y_true, p = _prepare_categorical(y_true, p)
-        grad = p - _smooth_categorical(y_true, label_smoothing)
+        return _softmax_crossentropy_gradient_of_labels(labels, p.reshape(-1, k)).reshape(p.shape)
+    y_true, p = _prepare_categorical(y_true, p)
+    grad = p - _smooth_categorical(y_true, label_smoothing)
     grad /= p.size // k
     return grad
 
+
+def _softmax_crossentropy_gradient_of_labels(labels, probabilities):
+    """:math:`(p - \text{onehot}(c))/N` for checked labels ``(N,)`` and probabilities ``(N, K)``."""
+    grad = probabilities.copy()
+    grad[np.arange(len(labels)), labels] -= 1  # p - onehot, without building the one-hot matrix
+    grad /= len(labels)
+    return grad
+
 class SoftmaxCrossentropy:
-    r"""A softmax output layer and a crossentropy loss, differentiated as one step.
+    r"""A softmax output layer and a crossentropy loss, as one step: the loss and its gradient.
 
     A model whose last layer applies softmax (``Dense(K, activation="softmax")``
     or a final ``Activation("softmax")``), trained with
     :class:`CategoricalCrossentropy` or :class:`SparseCategoricalCrossentropy`
     on probabilities and averaged over the batch, needs no Jacobian of softmax:
     the gradient with respect to the softmax's input is :math:`(p - y)/N`
-    (:func:`softmax_crossentropy_gradient`). ``Sequential.compute_gradients``
-    starts its backward pass here whenever :meth:`fuses` says so.
+    (:func:`softmax_crossentropy_gradient`). ``Sequential`` uses this class
+    whenever :meth:`fuses` says so.
+
+    The targets are taken as ``fit`` leaves them after checking them all once:
+    integer labels as an int64 array of class indices, one per sample. Labels
+    in any other form are checked with :func:`check_targets` first.
 
     Parameters
     ----------
@@ -879,7 +898,6 @@ class SoftmaxCrossentropy:
             )
         self.loss = loss
         self.sparse = loss.targets == "labels"
-        self.label_smoothing = getattr(loss, "label_smoothing", 0.0)
 
     @staticmethod
     def fuses(loss):
@@ -890,14 +908,28 @@ class SoftmaxCrossentropy:
             and loss.reduction in ("sum_over_batch_size", "mean")
         )
 
+    def __call__(self, y_true, probabilities):
+        """The loss: the same number as ``loss(y_true, probabilities)``."""
+        if not self.sparse:
+            return self.loss(y_true, probabilities)
+        labels = self._labels(y_true, probabilities)
+        return self.loss.reduce(_crossentropy_of_labels(labels, probabilities))
+
     def gradient(self, y_true, probabilities):
-        r""":math:`\partial L / \partial z = (p - y)/N` for the softmax output ``probabilities: (N, K)``."""
-        if self.sparse:
-            y_true = np.asarray(y_true)
-            if y_true.dtype != np.int64 or y_true.ndim != 1:  # not yet checked as fit checks its targets
-                units = probabilities.shape[-1]
-                y_true = check_targets(self.loss, y_true, units).reshape(len(probabilities)).astype(np.int64)
-        return softmax_crossentropy_gradient(y_true, probabilities, self.sparse, self.label_smoothing)
+        r""":math:`\partial L / \partial z = (p - y)/N`, for ``z`` the softmax's input; ``probabilities: (N, K)``."""
+        if not self.sparse:
+            return softmax_crossentropy_gradient(y_true, probabilities, False, self.loss.label_smoothing)
+        labels = self._labels(y_true, probabilities)
+        return _softmax_crossentropy_gradient_of_labels(labels, probabilities)
+
+    def _labels(self, y_true, probabilities):
+        """``y_true`` as int64 class indices ``(N,)``, checked unless they are already."""
+        labels = np.asarray(y_true)
+        if labels.dtype != np.int64 or labels.shape != probabilities.shape[:1]:
+            units = probabilities.shape[-1]
+            labels = check_targets(self.loss, labels, units).reshape(len(probabilities)).astype(np.int64)
+        return labels
+
 
 # =============================================================== name lookup
 # Every name keras.losses.get resolves (for the losses gdlib has) -> class: the function's

@@ -344,7 +344,7 @@ class Sequential:
         y_pred : ndarray
             The very array this model's latest forward pass returned: the
             layers' caches, which backward uses, are of that pass.
-        loss : str or Loss, optional
+        loss : str, Loss or losses.SoftmaxCrossentropy, optional
             Defaults to the compiled loss.
 
         Returns
@@ -355,7 +355,8 @@ class Sequential:
             The gradients are the layers' own arrays, overwritten by the next
             backward pass: copy them to keep them.
         """
-        loss = self._loss_fn if loss is None else losses_module.get(loss)
+        if not isinstance(loss, losses_module.SoftmaxCrossentropy):
+            loss = self._output_loss(self._loss_fn if loss is None else losses_module.get(loss))
         if loss is None:
             raise ValueError("`compute_gradients` needs a loss: pass `loss=` or compile the model first.")
         if y_pred is not self._latest_output:
@@ -368,14 +369,12 @@ class Sequential:
         for layer in self.layers:  # the first layer with weights needs no dL/dx
             layer.need_input_gradient = needs
             needs = needs or bool(layer.trainable_variables)
+        grad = loss.gradient(y, y_pred)
         layers = self.layers
-        if self._ends_in_softmax() and losses_module.SoftmaxCrossentropy.fuses(loss):
-            grad = losses_module.SoftmaxCrossentropy(loss).gradient(y, y_pred)
+        if isinstance(loss, losses_module.SoftmaxCrossentropy):  # grad is dL/dz, z the softmax's input
             if isinstance(layers[-1], layers_module.Dense):
                 grad = layers[-1].backward_from_preactivation(grad)
-            layers = layers[:-1]  # the softmax is done (a final Activation layer is skipped)
-        else:
-            grad = loss.gradient(y, y_pred)
+            layers = layers[:-1]  # (a final Activation layer is skipped)
         for layer in reversed(layers):
             grad = layer.backward(grad)
         return [
@@ -384,17 +383,21 @@ class Sequential:
             for gradient, variable in zip(layer.gradients, layer.trainable_variables)
         ]
 
-    def _ends_in_softmax(self):
-        """Whether the last layer applies softmax (``Dense(..., activation='softmax')`` or ``Activation``)."""
-        return getattr(self.layers[-1], "activation", None) is activations.softmax
+    def _output_loss(self, loss):
+        """``loss``, or ``losses.SoftmaxCrossentropy(loss)`` when the last layer applies softmax and they fuse."""
+        if loss is not None and getattr(self.layers[-1], "activation", None) is activations.softmax:
+            if losses_module.SoftmaxCrossentropy.fuses(loss):
+                return losses_module.SoftmaxCrossentropy(loss)
+        return loss
 
     def _train_step(self, x, y):
         """One step of ``fit``: forward, loss, backward, one update. Returns ``(loss, y_pred)``."""
         y_pred = self.forward(x, training=True)
-        loss = self.compute_loss(x, y, y_pred)
+        loss_fn = self._output_loss(self._loss_fn)
+        loss = loss_fn(y, y_pred)  # = compute_loss(x, y, y_pred), on targets fit has checked
         if not math.isfinite(loss):
             return loss, y_pred  # the caller stops; the weights are left untouched
-        self.optimizer.apply_gradients(self.compute_gradients(y, y_pred))
+        self.optimizer.apply_gradients(self.compute_gradients(y, y_pred, loss_fn))
         return loss, y_pred
 
     # ================================================================== data
