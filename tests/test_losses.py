@@ -541,3 +541,30 @@ def test_names_and_configs_follow_keras():
 def test_argument_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+# ------------------------------------------------------------ declarations
+@pytest.mark.parametrize("cls", [
+    losses.MeanSquaredError, losses.MeanAbsoluteError, losses.Huber, losses.LogCosh, losses.Hinge,
+    losses.KLDivergence, losses.BinaryCrossentropy, losses.CategoricalCrossentropy,
+    losses.SparseCategoricalCrossentropy,
+])
+def test_each_loss_is_found_by_the_names_it_declares(cls):
+    from gdlib import metrics
+
+    for name in (cls.__name__, cls.function.__name__, *cls.aliases):
+        assert type(losses.get(name)) is cls
+        assert metrics.LOSS_METRICS[name] is cls.function
+    assert type(losses.get(cls.function)) is cls
+    assert cls.targets in ("labels", "one_hot", "binary", "values")
+
+
+def test_softmax_crossentropy_fuses_only_a_mean_crossentropy_of_probabilities():
+    fuses = losses.SoftmaxCrossentropy.fuses
+    assert fuses(losses.SparseCategoricalCrossentropy()) and fuses(losses.CategoricalCrossentropy())
+    assert not fuses(losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert not fuses(losses.CategoricalCrossentropy(reduction="sum"))
+    assert not fuses(losses.MeanSquaredError())
+    with pytest.raises(ValueError, match="SoftmaxCrossentropy needs"):
+        losses.SoftmaxCrossentropy(losses.MeanSquaredError())
+

@@ -236,6 +236,7 @@ def test_fast_sparse_path_equals_the_loss_module_bit_for_bit():
     values = -every_log[np.arange(32), labels]
     assert np.sum(values) / np.float32(32) == losses.SparseCategoricalCrossentropy()(labels, p)
     fused = losses.SoftmaxCrossentropy(losses.SparseCategoricalCrossentropy())
+    assert fused(labels, p) == losses.SparseCategoricalCrossentropy()(labels, p)
     np.testing.assert_array_equal(
         fused.gradient(labels, p),
         losses.softmax_crossentropy_gradient(labels, p, sparse=True),
@@ -298,6 +299,34 @@ def test_model_builds_from_data_and_names_are_unique():
     assert model.built and model.layers[0].kernel.shape == (5, 4)
     gdlib.clear_session()
     assert Dense(1).name == "dense"
+
+
+def test_compute_gradients_is_fits_backward_pass():
+    # One SGD(1.0) step by hand from compute_gradients gives fit's weights, bit for bit.
+    x, y = digits_like(n=8)
+    by_fit, by_hand = classifier(), classifier()
+    by_fit.compile(optimizer=optimizers.SGD(1.0), loss="sparse_categorical_crossentropy")
+    by_hand.compile(optimizer=optimizers.SGD(1.0), loss="sparse_categorical_crossentropy")
+    by_fit.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    y_pred = by_hand.forward(x, training=True)
+    loss = by_hand.compute_loss(x, y, y_pred)
+    pairs = by_hand.compute_gradients(y, y_pred)
+    assert [v for _, v in pairs] == by_hand.trainable_variables
+    assert loss == by_fit.history.history["loss"][0]
+    for gradient, variable in pairs:
+        variable -= gradient
+    for a, b in zip(by_fit.get_weights(), by_hand.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compute_gradients_needs_the_latest_output():
+    x, y = digits_like(n=8)
+    model = classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    first = model.forward(x[:4], training=True)
+    model.forward(x[4:], training=True)
+    with pytest.raises(ValueError, match="called again after the call whose output the loss used"):
+        model.compute_gradients(y[:4], first)
 
 
 def test_first_layer_skips_the_input_gradient():

@@ -61,3 +61,13 @@ def test_memory_sizes():
     assert summary._readable_memory_size(0) == "0.00 Byte"
     assert summary._readable_memory_size(153640) == "150.04 KB"
     assert summary._readable_memory_size(3 * 1024 ** 2) == "3.00 MB"
+
+
+def test_print_summary_is_model_summary():
+    backend.clear_session()
+    model = models.Sequential([Dense(512, activation="relu", input_shape=(64,)),
+                               Dense(10, activation="softmax")])
+    lines = []
+    summary.print_summary(model, print_fn=lines.append)
+    assert "\n".join(lines) == EXPECTED
+

@@ -6,6 +6,7 @@ import pytest
 import gdlib
 from gdlib import losses, models, optimizers
 from gdlib.layers import Dense, Dropout
+from gdlib import tape as tape_module
 from gdlib.tape import GradientTape
 
 
@@ -323,3 +324,13 @@ def test_sum_reduction_gives_n_times_the_mean_gradient():
         gradients[reduction] = tape.gradient(loss, model.trainable_variables)
     for mean, total in zip(gradients["sum_over_batch_size"], gradients["sum"]):
         np.testing.assert_allclose(total, 8 * mean, rtol=1e-5, atol=1e-7)
+
+
+def test_recording_is_true_inside_the_with_block_only():
+    assert not tape_module.recording()
+    with GradientTape():
+        assert tape_module.recording()
+        with GradientTape():
+            assert tape_module.recording()
+        assert tape_module.recording()
+    assert not tape_module.recording()
