@@ -232,19 +232,6 @@ class LossFunctionWrapper(Loss):
         return self.fn(y_true, y_pred)
 
 
-class _SmoothedCrossentropy(Loss):
-    """What binary and categorical crossentropy share: ``from_logits`` and ``label_smoothing``."""
-
-    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
-        _check_unit_interval("label_smoothing", label_smoothing)
-        super().__init__(reduction=reduction, name=name)
-        self.from_logits = from_logits
-        self.label_smoothing = label_smoothing
-
-    def options(self):
-        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
-
-
 # ------------------------------------------------------- mean squared error
 def mean_squared_error(y_true, y_pred):
     r"""Mean squared error of each sample.
@@ -597,7 +584,7 @@ def binary_crossentropy_gradient(y_true, y_pred, from_logits=False, label_smooth
     return (grad / y_pred.size).astype(y_pred.dtype).reshape(shape)
 
 
-class BinaryCrossentropy(_SmoothedCrossentropy):
+class BinaryCrossentropy(Loss):
     """Binary crossentropy; see :func:`binary_crossentropy`."""
 
     default_name = "binary_crossentropy"
@@ -605,6 +592,15 @@ class BinaryCrossentropy(_SmoothedCrossentropy):
     gradient_function = staticmethod(binary_crossentropy_gradient)
     aliases = ("bce", "BCE")
     targets = "binary"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
+        _check_unit_interval("label_smoothing", label_smoothing)
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def options(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 # ----------------------------------------------- categorical crossentropy
@@ -702,13 +698,22 @@ def categorical_crossentropy_gradient(y_true, y_pred, from_logits=False, label_s
     return (grad / _n_values(y_pred)).astype(y_pred.dtype)
 
 
-class CategoricalCrossentropy(_SmoothedCrossentropy):
+class CategoricalCrossentropy(Loss):
     """Categorical crossentropy with one-hot targets; see :func:`categorical_crossentropy`."""
 
     default_name = "categorical_crossentropy"
     function = staticmethod(categorical_crossentropy)
     gradient_function = staticmethod(categorical_crossentropy_gradient)
     targets = "one_hot"
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
+        _check_unit_interval("label_smoothing", label_smoothing)
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = from_logits
+        self.label_smoothing = label_smoothing
+
+    def options(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 # ---------------------------------------- sparse categorical crossentropy
