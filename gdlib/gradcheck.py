@@ -85,7 +85,7 @@ def check_loss(loss, y_true, y_pred):
 
 @contextlib.contextmanager
 def _float64(layers):
-    """Temporarily give every layer float64 copies of its weights (restored on exit)."""
+    """Temporarily give every layer float64 copies of its weights (restored on exit, with its gradients and flags)."""
     saved = []
     for layer in layers:
         own = {id(w) for w in layer.weights}
@@ -96,7 +96,6 @@ def _float64(layers):
         saved.append((layer, "gradients", layer.gradients))
         layer.gradients = [np.zeros(w.shape, dtype=np.float64) for w in layer.weights]
         saved.append((layer, "need_input_gradient", layer.need_input_gradient))
-        layer.need_input_gradient = True
     try:
         yield
     finally:
@@ -115,6 +114,7 @@ def check_layer(layer, x, seed=0):
     if not layer.built:
         layer.build((None,) + x.shape[1:])
     with _float64([layer]):
+        layer.need_input_gradient = True  # the input's gradient is checked too (restored on exit)
         g = _random(layer.forward(x).shape, seed + 1)
         layer.forward(x)
         grad_x = layer.backward(g)
