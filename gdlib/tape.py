@@ -12,9 +12,10 @@ gdlib has no automatic differentiation. The tape only *records* two kinds of
 calls made inside the ``with`` block: a model called on inputs
 (``model(x, training=...)``) and a gdlib loss called on that model's output
 (``loss_fn(y_true, y_pred)`` with ``loss_fn`` a ``gdlib.losses.Loss``).
-``tape.gradient`` then runs the hand-written backward passes, exactly those
-``fit`` runs: the loss's ``gradient`` (or the fused softmax-crossentropy
-gradient :math:`(p - y)/N`), then each layer's ``backward``, last to first.
+``tape.gradient`` then runs the hand-written backward pass ``fit`` runs,
+``model.compute_gradients``: the loss's ``gradient`` (or the fused
+softmax-crossentropy gradient :math:`(p - y)/N`), then each layer's
+``backward``, last to first.
 
 So the same batches give the same weights, bit for bit, whether trained with
 this loop or with ``fit(..., shuffle=False)``.
