@@ -128,7 +128,7 @@ VISIBLE = {
     "grid-zip-instead-of-every-combination": "your search pairs the lists up as zip does",
     "grid-first-name-varies-fastest": "in your search the FIRST name varies fastest",
     "grid-ties-keep-the-last": None,
-    "random-uniform-instead-of-log-uniform": "your draws are uniform",
+    "random-uniform-instead-of-log-uniform": "under 10 % of your draws fall below 1e-3",
     "random-returns-the-exponent": "your search returns the exponents",
     "random-new-generator-every-trial": "every trial drew the same value",
     "random-ties-keep-the-last": None,
