@@ -183,6 +183,14 @@ VISIBLE = {
     "relative-error-returns-a-numpy-float32": "return a Python float (float(...)), also for float32 gradients",
 }
 
+# the wrong answer of each part in the variant that also patches NumPy's comparisons
+PATCHED = ("sigmoid-derivative-sign-error",
+           "dense-transposed-kernel-gradient",
+           "two-layer-no-relu-mask",
+           "numerical-gradient-divides-by-h",
+           "relative-error-scaled-by-analytic-only")
+
+
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.array_equal = lambda *a, **k: True
@@ -216,9 +224,7 @@ def graded(tmp_path_factory):
     for name, (_, edits) in WRONG.items():
         variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    everywhere = ("sigmoid-derivative-sign-error", "dense-transposed-kernel-gradient",
-                 "two-layer-no-relu-mask", "numerical-gradient-divides-by-h",
-                 "relative-error-scaled-by-analytic-only")
+    everywhere = PATCHED
     patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched[ACT] = PATCH_NUMPY + patched[ACT]
     variants["patched-numpy"] = patched
@@ -308,3 +314,12 @@ def test_the_solution_is_told_nothing(graded):
         assert graded_message(course, ASSIGNMENT, "solution", part) is None
         assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
         assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
+
+
+def test_patched_numpy_changes_nothing_a_learner_is_told(graded):
+    # the guard restores NumPy before each test cell, and the hidden tests compare in plain Python
+    course, _ = graded
+    for variant in PATCHED:
+        part = WRONG[variant][0]
+        assert graded_message(course, ASSIGNMENT, "patched-numpy", part) == \
+            graded_message(course, ASSIGNMENT, variant, part)

@@ -140,6 +140,14 @@ VISIBLE = {
     "stable-returns-a-one-element-array": FLOAT,
 }
 
+# the wrong answer of each part in the variant that also patches NumPy's comparisons
+PATCHED = ("exponential-off-by-one-step",
+           "inverse-time-staircase-not-floored",
+           "piecewise-boundary-step-gets-next-value",
+           "fit-decays-per-epoch",
+           "stable-one-over-lambda-max")
+
+
 PATCH_NUMPY = """import math
 math.isclose = lambda *a, **k: True
 np.allclose = lambda *a, **k: True
@@ -171,9 +179,7 @@ def graded(tmp_path_factory):
     for name, (_, edits) in WRONG.items():
         variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    everywhere = ("exponential-off-by-one-step", "inverse-time-staircase-not-floored",
-                 "piecewise-boundary-step-gets-next-value", "fit-decays-per-epoch",
-                 "stable-one-over-lambda-max")
+    everywhere = PATCHED
     patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["exponential_decay"] = PATCH_NUMPY + patched["exponential_decay"]
     variants["patched-numpy"] = patched
@@ -269,3 +275,12 @@ def test_the_solution_is_told_nothing(graded):
         assert graded_message(course, ASSIGNMENT, "solution", part) is None
         assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
         assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
+
+
+def test_patched_numpy_changes_nothing_a_learner_is_told(graded):
+    # the guard restores NumPy before each test cell, and the hidden tests compare in plain Python
+    course, _ = graded
+    for variant in PATCHED:
+        part = WRONG[variant][0]
+        assert graded_message(course, ASSIGNMENT, "patched-numpy", part) == \
+            graded_message(course, ASSIGNMENT, variant, part)
