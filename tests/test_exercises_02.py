@@ -194,7 +194,6 @@ PATCHED = ("minibatches-drops-last-batch",
            "sgd-never-shuffles",
            "minibatch-loop-shuffles-once-same-order-every-epoch")
 
-
 PATCH_NUMPY = """np.allclose = lambda *a, **k: True
 np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), dtype=bool)
 np.array_equal = lambda *a, **k: True
@@ -234,7 +233,7 @@ def graded(tmp_path_factory):
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
         variants[name] = mutate(cells, edits)
-    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    # every part wrong, behind patched NumPy comparisons (which the guard restores before each test cell)
     everywhere = PATCHED
     patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["minibatches"] = PATCH_NUMPY + patched["minibatches"]
@@ -333,7 +332,9 @@ def test_every_wrong_answer_has_its_expected_diagnosis():
 def test_the_hidden_tests_name_the_mistake(variant):
     part, edits = WRONG[variant]
     cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+    message = run_block(ROOT, ASSIGNMENT, cells, part, "hidden")
+    _assert_named(message, DIAGNOSED[variant])
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
 
 
 @pytest.mark.parametrize("variant", sorted(WRONG))

@@ -147,7 +147,6 @@ PATCHED = ("exponential-off-by-one-step",
            "fit-decays-per-epoch",
            "stable-one-over-lambda-max")
 
-
 PATCH_NUMPY = """import math
 math.isclose = lambda *a, **k: True
 np.allclose = lambda *a, **k: True
@@ -178,7 +177,7 @@ def graded(tmp_path_factory):
     variants = {"solution": {}}
     for name, (_, edits) in WRONG.items():
         variants[name] = mutate(cells, edits)
-    # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
+    # every part wrong, behind patched NumPy comparisons (which the guard restores before each test cell)
     everywhere = PATCHED
     patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["exponential_decay"] = PATCH_NUMPY + patched["exponential_decay"]
@@ -254,7 +253,9 @@ def test_every_wrong_answer_has_its_expected_diagnosis():
 def test_the_hidden_tests_name_the_mistake(variant):
     part, edits = WRONG[variant]
     cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    _assert_named(run_block(ROOT, ASSIGNMENT, cells, part, "hidden"), DIAGNOSED[variant])
+    message = run_block(ROOT, ASSIGNMENT, cells, part, "hidden")
+    _assert_named(message, DIAGNOSED[variant])
+    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
 
 
 @pytest.mark.parametrize("variant", sorted(WRONG))
