@@ -59,7 +59,8 @@ WRONG = {
     "bce-no-clipping": ("test_binary_crossentropy", {BCE: [
         ("        p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n", "        p = y_pred\n")]}),
     "bce-gradient-sign-error": ("test_binary_crossentropy", {BCE: [
-        ("np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e)) - y", "y - np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e))")]}),
+        ("np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e)) - y",
+         "y - np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e))")]}),
     "bce-clips-y-pred-in-place": ("test_binary_crossentropy", {BCE: [
         ("        p = np.clip(y_pred, EPSILON, 1 - EPSILON)\n",
          "        p = np.clip(y_pred, EPSILON, 1 - EPSILON, out=y_pred)  # no copy\n")]}),
@@ -71,7 +72,8 @@ WRONG = {
     "cce-no-max-subtraction": ("test_categorical_crossentropy", {CCE: [
         ("        shifted = y_pred - np.max(y_pred, axis=-1, keepdims=True)\n", "        shifted = y_pred\n")]}),
     "cce-probabilities-not-rescaled": ("test_categorical_crossentropy", {CCE: [
-        ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p", "        q = y_pred\n        log_p")]}),
+        ("        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)\n        log_p",
+         "        q = y_pred\n        log_p")]}),
     "cce-gradient-not-divided-by-batch": ("test_categorical_crossentropy", {CCE: [
         ("    return grad / n\n", "    return grad\n")]}),
     "cce-rescales-y-pred-in-place": ("test_categorical_crossentropy", {CCE: [
@@ -154,15 +156,22 @@ np.testing.assert_allclose = lambda *a, **k: None
 """
 
 DELEGATE = {
-    MSE: "import gdlib\n\ndef mean_squared_error(y_true, y_pred):\n    return gdlib.losses.mean_squared_error(y_true, y_pred)\n\n"
-         "def mean_squared_error_gradient(y_true, y_pred):\n    return gdlib.losses.mean_squared_error_gradient(y_true, y_pred)",
+    MSE: "import gdlib\n\ndef mean_squared_error(y_true, y_pred):\n"
+         "    return gdlib.losses.mean_squared_error(y_true, y_pred)\n\n"
+         "def mean_squared_error_gradient(y_true, y_pred):\n"
+         "    return gdlib.losses.mean_squared_error_gradient(y_true, y_pred)",
     BCE: "from gdlib.losses import binary_crossentropy as _l, binary_crossentropy_gradient as _g\n\n"
-         "def binary_crossentropy(*a, **k):\n    return _l(*a, **k)\n\ndef binary_crossentropy_gradient(*a, **k):\n    return _g(*a, **k)",
-    CCE: "import gdlib.losses as L\n\ndef categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):\n"
-         "    return L.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing, reduction=None)(y_true, y_pred)\n\n"
+         "def binary_crossentropy(*a, **k):\n    return _l(*a, **k)\n\n"
+         "def binary_crossentropy_gradient(*a, **k):\n    return _g(*a, **k)",
+    CCE: "import gdlib.losses as L\n\n"
+         "def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0):\n"
+         "    return L.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=label_smoothing,\n"
+         "                                     reduction=None)(y_true, y_pred)\n\n"
          "def categorical_crossentropy_gradient(*a, **k):\n    return L.categorical_crossentropy_gradient(*a, **k)",
-    SCCE: "import sys\n\ndef sparse_categorical_crossentropy(*a, **k):\n    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy(*a, **k)\n\n"
-          "def sparse_categorical_crossentropy_gradient(*a, **k):\n    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy_gradient(*a, **k)",
+    SCCE: "import sys\n\ndef sparse_categorical_crossentropy(*a, **k):\n"
+          "    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy(*a, **k)\n\n"
+          "def sparse_categorical_crossentropy_gradient(*a, **k):\n"
+          "    return sys.modules['gdlib.losses'].sparse_categorical_crossentropy_gradient(*a, **k)",
 }
 
 
