@@ -209,7 +209,8 @@ DELEGATE = {
          "        out = gdlib.activations.softmax(z) if loss == 'categorical_crossentropy' else z\n"
          "        return gdlib.losses.get(loss)(y, out)\n"
          "    return tuple(gdlib.gradcheck.numerical_gradient(f, p) for p in (w1, b1, w2, b2))",
-    NUM: "import gdlib.gradcheck as _gc\n\ndef numerical_gradient(f, x, h=1e-5):\n    return _gc.numerical_gradient(f, x, h)",
+    NUM: "import gdlib.gradcheck as _gc\n\ndef numerical_gradient(f, x, h=1e-5):\n"
+         "    return _gc.numerical_gradient(f, x, h)",
     REL: "import sys\n\ndef relative_error(analytic, numerical):\n"
          "    return sys.modules['gdlib.gradcheck'].relative_error(analytic, numerical)",
 }

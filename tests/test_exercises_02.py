@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +19,6 @@ from course_grading import Course, Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
-from course_grading.course import Course  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
@@ -148,7 +146,8 @@ DIAGNOSED = {
     "sgd-updates-w-in-place": "your loop matches one that updates the caller's w in place",
     "sgd-returns-b-as-a-0d-array": None,
     "minibatch-loop-drops-last-batch": "your loop matches one that skips the last, smaller batch",
-    "minibatch-loop-shuffles-once-same-order-every-epoch": "your loop matches one that makes a new Generator every epoch",
+    "minibatch-loop-shuffles-once-same-order-every-epoch": "your loop matches one that makes a new Generator every "
+                                                           "epoch",
     "minibatch-loop-sum-instead-of-mean": "your loop matches steps scaled by the batch size",
     "minibatch-loop-updates-w-in-place": "your loop matches one that updates the caller's w in place",
     "minibatch-loop-returns-b-as-a-0d-array": None,

@@ -126,7 +126,8 @@ DIAGNOSED = {
     "momentum-sign-error": "your update matches momentum with the step's sign flipped",
     "momentum-pytorch-convention": "your update matches PyTorch's momentum",
     "momentum-ignored": "your update matches plain gradient descent (w <- w - eta g) with the velocity updated",
-    "momentum-scales-the-gradient-in-place": "your update matches momentum that multiplies the gradient by eta in place",
+    "momentum-scales-the-gradient-in-place": "your update matches momentum that multiplies the gradient by eta in "
+                                             "place",
     "momentum-0-still-updates-m": "your update matches momentum that still updates m when momentum is 0",
     # plain momentum and Nesterov with the old velocity are the same step (w + m = w + mu m_old - eta g): one name
     "nesterov-as-plain-momentum": "your update with nesterov=True matches plain momentum",
