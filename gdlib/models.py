@@ -4,8 +4,8 @@ One training step on a batch ``(x, y)``, the heart of ``fit``::
 
     y_pred = model.forward(x, training=True)           # each layer caches what it needs
     loss = model.compute_loss(x, y, y_pred)            # the batch mean, reported in history
-    pairs = model.compute_gradients(y, y_pred)         # backpropagation, last layer to first
-    optimizer.apply_gradients(pairs)                   # updates the weights in place
+    grads, variables = model.compute_gradients(y, y_pred)  # backpropagation, last layer to first
+    optimizer.apply(grads, variables)                  # updates the weights in place
 
 ``compute_gradients`` is gdlib's one backward pass: ``fit``, ``GradientTape`` and
 ``gradcheck.check_model`` all call it. With a softmax output and a (sparse)
@@ -349,11 +349,12 @@ class Sequential:
 
         Returns
         -------
-        list of (ndarray, ndarray)
-            ``(dL/dw, w)`` for each trainable variable ``w``, in
-            ``trainable_variables`` order, ready for ``optimizer.apply_gradients``.
-            The gradients are the layers' own arrays, overwritten by the next
-            backward pass: copy them to keep them.
+        gradients, variables : list of ndarray
+            :math:`\partial L / \partial w` and :math:`w` for each trainable
+            variable, in ``trainable_variables`` order, ready for
+            ``optimizer.apply(gradients, variables)``. The gradients are the
+            layers' own arrays, overwritten by the next backward pass: copy
+            them to keep them.
         """
         if not isinstance(loss, losses_module.SoftmaxCrossentropy):
             loss = self._output_loss(self._loss_fn if loss is None else losses_module.get(loss))
@@ -377,11 +378,12 @@ class Sequential:
             layers = layers[:-1]  # (a final Activation layer is skipped)
         for layer in reversed(layers):
             grad = layer.backward(grad)
-        return [
-            (gradient, variable)
-            for layer in self.layers
-            for gradient, variable in zip(layer.gradients, layer.trainable_variables)
-        ]
+        gradients, variables = [], []
+        for layer in self.layers:
+            if layer.trainable:
+                gradients.extend(layer.gradients)
+                variables.extend(layer.trainable_variables)
+        return gradients, variables
 
     def _output_loss(self, loss):
         """``loss``, or ``losses.SoftmaxCrossentropy(loss)`` when the last layer applies softmax and they fuse."""
@@ -397,7 +399,8 @@ class Sequential:
         loss = loss_fn(y, y_pred)  # = compute_loss(x, y, y_pred), on targets fit has checked
         if not math.isfinite(loss):
             return loss, y_pred  # the caller stops; the weights are left untouched
-        self.optimizer.apply_gradients(self.compute_gradients(y, y_pred, loss_fn))
+        gradients, variables = self.compute_gradients(y, y_pred, loss_fn)
+        self.optimizer.apply(gradients, variables)
         return loss, y_pred
 
     # ================================================================== data

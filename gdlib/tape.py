@@ -184,11 +184,11 @@ class GradientTape:
         model_call = self._find_model_call(loss_call)
         model = model_call.model
         try:  # the backward pass fit runs (it checks that the model was not called again since)
-            pairs = model.compute_gradients(loss_call.y_true, loss_call.y_pred, loss=loss_call.loss)
+            grads, variables = model.compute_gradients(loss_call.y_true, loss_call.y_pred, loss=loss_call.loss)
         except NotImplementedError as error:  # e.g. a plain function wrapped by losses.get
             raise ValueError(f"{error} " + _SUPPORTED) from None
         # Layers overwrite their gradients at every backward pass: the tape returns copies.
-        by_variable = {id(variable): gradient.copy() for gradient, variable in pairs}
+        by_variable = {id(variable): grad.copy() for grad, variable in zip(grads, variables)}
         gradients = []
         for i, source in enumerate(source_list):
             grad = by_variable.get(id(source))
