@@ -141,8 +141,8 @@ def softmax(x, axis=-1):
     every exponent :math:`\le 0`, so nothing overflows.
     """
     x = as_float(x)
-    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def softmax_backward(y, grad_output, axis=-1):

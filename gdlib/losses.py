@@ -174,8 +174,8 @@ class Loss:
         if self.reduction == "none" or values.ndim == 0:
             return values[()]
         if self.reduction == "sum":
-            return np.sum(values)
-        return np.sum(values) / values.dtype.type(values.size)
+            return values.sum()
+        return values.sum() / values.dtype.type(values.size)
 
     def gradient(self, y_true, y_pred):
         r"""Gradient of the reduced loss with respect to ``y_pred`` (the logits when ``from_logits=True``).
@@ -744,8 +744,8 @@ def _crossentropy_of_labels(labels, probabilities):
     ``labels``: checked class indices, shape ``(N,)``; ``probabilities``: ``(N, K)``.
     The same numbers as ``_normalised_clipped_log`` at the labels, without the other entries.
     """
-    p_label = probabilities[np.arange(len(labels)), labels] / np.sum(probabilities, axis=-1)
-    return -np.log(np.clip(p_label, epsilon(), 1 - epsilon()))
+    p_label = probabilities[np.arange(len(labels)), labels] / probabilities.sum(axis=-1)
+    return -np.log(p_label.clip(epsilon(), 1 - epsilon()))
 
 
 def _one_hot(labels, k, dtype):
