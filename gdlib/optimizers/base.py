@@ -386,7 +386,7 @@ class Optimizer:
                 f"Received: {len(grads)} gradients and {len(variables)} variables."
             )
         for i, variable in enumerate(variables):
-            if not (isinstance(variable, np.ndarray) and np.issubdtype(variable.dtype, np.floating)):
+            if not (isinstance(variable, np.ndarray) and variable.dtype.kind == "f"):
                 raise TypeError(
                     "Each variable must be a float NumPy array (it is updated in "
                     f"place). Received: variable {i} of type {type(variable).__name__}"
