@@ -270,7 +270,7 @@ class Dense(Layer):
             self.gradients[0] = x.T @ grad_z
         if self.use_bias:
             if self.gradients[1].dtype == grad_z.dtype:
-                np.sum(grad_z, axis=0, out=self.gradients[1])  # dL/db = sum over the batch
+                grad_z.sum(axis=0, out=self.gradients[1])  # dL/db = sum over the batch
             else:
                 self.gradients[1] = grad_z.sum(axis=0)
         if not self.need_input_gradient:

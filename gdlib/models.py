@@ -392,10 +392,13 @@ class Sequential:
                 return losses_module.SoftmaxCrossentropy(loss)
         return loss
 
-    def _train_step(self, x, y):
-        """One step of ``fit``: forward, loss, backward, one update. Returns ``(loss, y_pred)``."""
+    def _train_step(self, x, y, loss_fn=None):
+        """One step of ``fit``: forward, loss, backward, one update. Returns ``(loss, y_pred)``.
+
+        ``loss_fn`` is ``self._output_loss(self._loss_fn)``, which ``fit`` works out once.
+        """
         y_pred = self.forward(x, training=True)
-        loss_fn = self._output_loss(self._loss_fn)
+        loss_fn = loss_fn or self._output_loss(self._loss_fn)
         loss = loss_fn(y, y_pred)  # = compute_loss(x, y, y_pred), on targets fit has checked
         if not math.isfinite(loss):
             return loss, y_pred  # the caller stops; the weights are left untouched
@@ -525,6 +528,7 @@ class Sequential:
         batch_logs_needed = callback_list.needs_batch_logs
         nan_handled = any(getattr(c, "handles_nonfinite_loss", False) for c in callback_list)
         rng = np.random.default_rng(seed)
+        loss_fn = self._output_loss(self._loss_fn)
         self.stop_training = False
 
         callback_list.on_train_begin()
@@ -536,7 +540,7 @@ class Sequential:
                 for step, (xb, yb) in enumerate(_batches(batch_size, x[order], y[order])):
                     if batch_logs_needed:
                         callback_list.on_train_batch_begin(step)
-                    loss, y_pred = self._train_step(xb, yb)
+                    loss, y_pred = self._train_step(xb, yb, loss_fn)
                     means.add(loss, yb, y_pred)
                     if not math.isfinite(loss) and not nan_handled:
                         self.history = history

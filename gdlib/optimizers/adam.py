@@ -62,12 +62,24 @@ def adam_update(variable, gradient, m, v, learning_rate, iteration, beta_1=BETA_
     w, g = variable, gradient
     t = np.float32(iteration + 1)
     eta_t = np.float32(learning_rate) * np.sqrt(1 - np.float32(beta_2) ** t) / (1 - np.float32(beta_1) ** t)
-    m += (1 - beta_1) * (g - m)
-    v += (1 - beta_2) * (np.square(g) - v)
-    if v_hat is not None:
+    # The three lines of the rule, each in place with one temporary array `step` (the
+    # one-line forms, `m += (1 - beta_1) * (g - m)` and so on, allocate nine temporaries:
+    # this is the hot loop of fit, and they cost a tenth of its time on the digits benchmark).
+    step = g - m  # m <- m + (1 - beta_1)(g - m)
+    step *= 1 - beta_1
+    m += step
+    np.square(g, out=step)  # v <- v + (1 - beta_2)(g^2 - v)
+    step -= v
+    step *= 1 - beta_2
+    v += step
+    if v_hat is not None:  # v_hat <- max(v_hat, v), used in place of v
         np.maximum(v_hat, v, out=v_hat)
         v = v_hat
-    w -= eta_t * m / (np.sqrt(v) + np.float32(epsilon))
+    denominator = np.sqrt(v)  # w <- w - eta_t m / (sqrt(v) + epsilon)
+    denominator += np.float32(epsilon)
+    np.multiply(m, eta_t, out=step)
+    step /= denominator
+    w -= step
     return w
 
 
