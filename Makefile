@@ -24,9 +24,10 @@ install: $(STAMP)
 book: $(STAMP)
 	$(PY) -m scripts.build_book
 
-# gdlib's unit tests, nbval over every chapter and solution notebook, the grading round trip and,
+# The linter (ruff, configured in pyproject.toml), then gdlib's unit tests, nbval over every chapter and solution notebook, the grading round trip and,
 # where /usr/bin/chromium exists, the browser test of the built site.
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests chapters solutions --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 clean:

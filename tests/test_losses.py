@@ -320,6 +320,13 @@ def _gradcheck_cases():
     ]
 
 
+def test_every_declared_loss_has_its_gradient_checked():
+    # a loss class added to gdlib/losses.py joins the declared ones; its gradient must be checked here too
+    checked = {type(loss) for _, loss, _, _ in _gradcheck_cases()}
+    missing = [cls.__name__ for cls in losses._LOSS_CLASSES if cls not in checked]
+    assert len(losses._LOSS_CLASSES) >= 9 and not missing, f"add a case to _gradcheck_cases for {missing}"
+
+
 @pytest.mark.parametrize("name, loss, y_true, y_pred", _gradcheck_cases(), ids=lambda v: v if isinstance(v, str) else "")
 def test_gradient_matches_central_difference(name, loss, y_true, y_pred):
     analytic = loss.gradient(y_true, y_pred)
