@@ -15,3 +15,10 @@ import tempfile
 collect_ignore = ["grading_fixtures"]
 
 os.environ.setdefault("COURSE_GRADING_CACHE", tempfile.mkdtemp(prefix="cg-selftest-cache-"))
+
+
+def pytest_generate_tests(metafunc):
+    """Run a shared message test (grading_fixtures.diagnoses.MessageTests) once per wrong answer of its module."""
+    wrong = getattr(metafunc.cls, "wrong", None)
+    if wrong is not None and "variant" in metafunc.fixturenames:
+        metafunc.parametrize("variant", sorted(wrong))

@@ -16,10 +16,9 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
-from course_grading.course import Course  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from grading_fixtures.diagnoses import NAMED, graded_message, reveals_code, run_block, test_sources  # noqa: E402
+from grading_fixtures.diagnoses import MessageTests  # noqa: E402
 
 ASSIGNMENT = "01_backpropagation"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
@@ -276,52 +275,8 @@ def test_patched_numpy_and_delegating_to_gdlib_earn_nothing(graded, variant):
 
 # --- the messages name the mistake (issue 12) ---------------------------------------------------
 
-def _assert_named(message, start):
-    """``message`` names the mistake starting with ``start``, or (start None) names none."""
-    assert message, "the wrong answer passed"
-    if start is None:
-        assert NAMED not in message and "known mistakes" not in message, message
-    else:
-        assert message.startswith(start) and NAMED in message, message
 
-
-def test_every_wrong_answer_has_its_expected_diagnosis():
-    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
-
-
-@pytest.mark.parametrize("variant", sorted(WRONG))
-def test_the_hidden_tests_name_the_mistake(variant):
-    part, edits = WRONG[variant]
-    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    message = run_block(ROOT, ASSIGNMENT, cells, part, "hidden")
-    _assert_named(message, DIAGNOSED[variant])
-    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
-
-
-@pytest.mark.parametrize("variant", sorted(WRONG))
-def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
-    course, _ = graded
-    part = WRONG[variant][0]
-    message = graded_message(course, ASSIGNMENT, variant, part)
-    if VISIBLE[variant] is None:
-        _assert_named(message, DIAGNOSED[variant])
-    else:
-        assert message and message.startswith(VISIBLE[variant]), message
-    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
-
-
-def test_the_solution_is_told_nothing(graded):
-    course, _ = graded
-    for part in POINTS:
-        assert graded_message(course, ASSIGNMENT, "solution", part) is None
-        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
-        assert run_block(ROOT, ASSIGNMENT, {}, part, "visible") is None
-
-
-def test_patched_numpy_changes_nothing_a_learner_is_told(graded):
-    # the guard restores NumPy before each test cell, and the hidden tests compare in plain Python
-    course, _ = graded
-    for variant in PATCHED:
-        part = WRONG[variant][0]
-        assert graded_message(course, ASSIGNMENT, "patched-numpy", part) == \
-            graded_message(course, ASSIGNMENT, variant, part)
+class TestMessages(MessageTests):
+    """Each wrong answer is told its mistake, in feedback and by the hidden tests alone; the solution nothing."""
+    root, assignment, points, patched = ROOT, ASSIGNMENT, POINTS, PATCHED
+    wrong, diagnosed, visible = WRONG, DIAGNOSED, VISIBLE

@@ -25,17 +25,18 @@ from course_grading import Limits, commands  # noqa: E402
 from course_grading import testing as cg  # noqa: E402  (cg.test_cells: not collected by pytest)
 from course_grading.testing import (autograded_parts, combine_edits, copy_course,  # noqa: E402
                                     grade_variants, make_submission, mutate, solution_cells)
-from course_grading.course import Course  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
-from grading_fixtures.diagnoses import (assert_diagnosis, graded_message, reveals_code, run_block,  # noqa: E402
-                                       test_sources)
+from grading_fixtures.diagnoses import MessageTests  # noqa: E402
 
 ASSIGNMENT = "05_tuning"
 LIMITS = Limits(cell_timeout=60, notebook_budget=300)
 POINTS = {"test_grid_search": 3.0, "test_random_search": 3.0, "test_expected_improvement": 4.0}
 
 LOG_DRAW = "params[name] = float(10 ** rng.uniform(np.log10(low), np.log10(high)))"
+
+# the wrong answer of each part in the variant that also patches NumPy's comparisons
+PATCHED = ("grid-returns-the-worst", "random-uniform-instead-of-log-uniform", "ei-forgets-xi")
 
 # variant -> (the part it must lose, {solution cell: [(old, new), ...]})
 WRONG = {
@@ -176,7 +177,7 @@ def graded(tmp_path_factory):
     for name, (_, edits) in WRONG.items():
         variants[name] = mutate(cells, edits)
     # every part wrong, behind patched NumPy comparisons: the visible tests pass, the hidden ones must not
-    everywhere = ("grid-returns-the-worst", "random-uniform-instead-of-log-uniform", "ei-forgets-xi")
+    everywhere = PATCHED
     patched = mutate(cells, combine_edits(*(WRONG[name][1] for name in everywhere)))
     patched["grid_search"] = PATCH_NUMPY + patched["grid_search"]
     variants["patched-numpy"] = patched
@@ -232,33 +233,7 @@ def test_delegating_to_gdlib_earns_nothing(graded):
         POINTS, test_random_search=0.0, test_expected_improvement=0.0)
 
 
-def test_every_wrong_answer_has_its_expected_diagnosis():
-    assert sorted(DIAGNOSED) == sorted(VISIBLE) == sorted(WRONG)
-
-
-@pytest.mark.parametrize("variant", sorted(WRONG))
-def test_the_hidden_tests_name_the_mistake(variant):
-    part, edits = WRONG[variant]
-    cells = mutate(solution_cells(Course(ROOT), ASSIGNMENT), edits)
-    message = run_block(ROOT, ASSIGNMENT, cells, part, "hidden")
-    assert_diagnosis(message, DIAGNOSED[variant])
-    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
-
-
-@pytest.mark.parametrize("variant", sorted(WRONG))
-def test_the_feedback_names_the_mistake_and_shows_no_test_code(graded, variant):
-    course, _ = graded
-    part = WRONG[variant][0]
-    message = graded_message(course, ASSIGNMENT, variant, part)
-    if VISIBLE[variant] is None:
-        assert_diagnosis(message, DIAGNOSED[variant])
-    else:
-        assert message and message.startswith(VISIBLE[variant]), message
-    assert reveals_code(message, test_sources(ROOT, ASSIGNMENT)[part]) == []
-
-
-def test_the_solution_is_told_nothing(graded):
-    course, _ = graded
-    for part in POINTS:
-        assert graded_message(course, ASSIGNMENT, "solution", part) is None
-        assert run_block(ROOT, ASSIGNMENT, {}, part, "hidden") is None
+class TestMessages(MessageTests):
+    """Each wrong answer is told its mistake, in feedback and by the hidden tests alone; the solution nothing."""
+    root, assignment, points, patched = ROOT, ASSIGNMENT, POINTS, PATCHED
+    wrong, diagnosed, visible = WRONG, DIAGNOSED, VISIBLE

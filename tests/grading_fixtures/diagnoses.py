@@ -6,7 +6,8 @@
   variant's solution cells (as the guard kernel runs a test cell: in a copy of the learner's
   namespace), so the hidden tests' diagnosis of a mistake the visible tests already catch is
   tested too, without a grading batch;
-* :func:`unlabelled_asserts`: the ``assert`` statements of a block that have no message.
+* :func:`unlabelled_asserts`: the ``assert`` statements of a block that have no message;
+* :class:`MessageTests`: the tests of these messages every assignment's grader tests share.
 
 The grader tests (``tests/test_exercises_0N.py``) import this module; pytest does not collect it.
 """
@@ -18,6 +19,9 @@ import warnings
 from pathlib import Path
 
 import nbformat
+
+from course_grading.course import Course
+from course_grading.testing import mutate, solution_cells
 
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 # Diagnosis.finish puts this between the mistake it names and the first difference
@@ -131,3 +135,56 @@ def assert_diagnosis(message: str | None, start: str | None) -> None:
         assert NAMED not in message and "known mistakes" not in message, f"a diagnosis where none is due: {message}"
     else:
         assert message.startswith(start) and NAMED in message, f"expected the diagnosis {start!r}: {message}"
+
+
+class MessageTests:
+    """What every assignment's wrong answers are told (issue 12), as tests a grader test module shares.
+
+    A module subclasses it as ``class TestMessages(MessageTests)``, sets the attributes below and
+    defines the module-scoped fixture ``graded`` (its grading batch, as ``(course, scores)``);
+    ``tests/conftest.py`` runs each test taking ``variant`` once per wrong answer.
+    """
+
+    root: Path
+    assignment: str
+    points: dict     # part -> its points
+    wrong: dict      # variant -> (the part it loses, its edits of the solution cells)
+    diagnosed: dict  # variant -> how the hidden tests' message starts when they name its mistake, or None
+    visible: dict    # variant -> how the visible tests' message starts, or None when they pass it
+    patched: tuple   # the wrong answers the "patched-numpy" variant combines behind patched NumPy
+
+    def test_every_wrong_answer_has_its_expected_diagnosis(self):
+        assert sorted(self.diagnosed) == sorted(self.visible) == sorted(self.wrong)
+
+    def test_the_hidden_tests_name_the_mistake(self, variant):
+        part, edits = self.wrong[variant]
+        cells = mutate(solution_cells(Course(self.root), self.assignment), edits)
+        message = run_block(self.root, self.assignment, cells, part, "hidden")
+        assert_diagnosis(message, self.diagnosed[variant])
+        assert reveals_code(message, test_sources(self.root, self.assignment)[part]) == []
+
+    def test_the_feedback_names_the_mistake_and_shows_no_test_code(self, graded, variant):
+        course, _ = graded
+        part = self.wrong[variant][0]
+        message = graded_message(course, self.assignment, variant, part)
+        if self.visible[variant] is None:
+            assert_diagnosis(message, self.diagnosed[variant])
+        else:
+            assert message and message.startswith(self.visible[variant]), message
+        assert reveals_code(message, test_sources(self.root, self.assignment)[part]) == []
+
+    def test_the_solution_is_told_nothing(self, graded):
+        course, _ = graded
+        for part in self.points:
+            assert graded_message(course, self.assignment, "solution", part) is None
+            assert run_block(self.root, self.assignment, {}, part, "hidden") is None
+            assert run_block(self.root, self.assignment, {}, part, "visible") is None
+
+    def test_patched_numpy_changes_nothing_a_learner_is_told(self, graded):
+        # the guard restores NumPy before each test cell, and the hidden tests compare in plain Python
+        course, _ = graded
+        assert self.patched
+        for variant in self.patched:
+            part = self.wrong[variant][0]
+            assert graded_message(course, self.assignment, "patched-numpy", part) == \
+                graded_message(course, self.assignment, variant, part)
