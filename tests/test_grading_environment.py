@@ -162,17 +162,18 @@ def test_environment_errors_during_grading_are_not_graded_never_zero(tmp_path):
     broken = Course(copy_checkout(tmp_path / "broken", "broken copy"))
     (broken.root / "gdlib" / "schedules.py").unlink()              # gdlib not importable
     make_submission(broken, "03_learning_rate", "ada")
-    shutil.rmtree(ROOT_TUNING := copy_checkout(tmp_path / "partial", "partial copy") / "gdlib" / "tuning")
-    partial = Course(ROOT_TUNING.parent.parent)                   # a module the solution imports
-    make_submission(partial, "05_tuning", "ada")
+    # a module the solution imports that `import gdlib` does not (gdlib imports datasets on first use)
+    partial = Course(copy_checkout(tmp_path / "partial", "partial copy"))
+    (partial.root / "gdlib" / "datasets.py").unlink()
+    make_submission(partial, "07_compile_summary", "ada")
     make_submission(partial, "03_learning_rate", "bea")           # and a kernel that cannot start
     done = commands.autograde(broken, limits, jobs=1, self_test=False)
     assert done[0]["status"] == "not graded"
     assert done[0]["reason"].startswith("environment: gdlib could not be imported"), done[0]
     done = {r["student"]: r for r in commands.autograde(partial, limits, jobs=1, self_test=False,
-                                                         assignment="05_tuning")}
+                                                         assignment="07_compile_summary")}
     assert done["ada"]["status"] == "not graded" and done["ada"]["reason"].startswith("environment: ")
-    assert "gdlib.tuning" in done["ada"]["reason"], done["ada"]
+    assert "gdlib.datasets" in done["ada"]["reason"], done["ada"]
     done = commands.autograde(partial, Limits(cell_timeout=60, memory=60 * 2**20), jobs=1,
                               self_test=False, assignment="03_learning_rate")
     assert done[0]["status"] == "not graded" and done[0]["reason"].startswith("environment: "), done
