@@ -729,13 +729,17 @@ def _prepare_sparse(y_true, y_pred):
             f"{y_pred.shape[:-1]} for `y_pred` of shape {y_pred.shape}. Received: y_true.shape={np.shape(y_true)}"
         )
     labels = labels.astype(np.int64, copy=False)  # Keras casts to int (truncating a float label)
-    k = y_pred.shape[-1]
+    _check_label_range(labels, y_pred.shape[-1])
+    return labels, y_pred
+
+
+def _check_label_range(labels, k):
+    """Raise a ValueError naming the first label outside ``[0, k)``."""
     if labels.size and (labels.min() < 0 or labels.max() >= k):
         bad = np.flatnonzero((labels < 0) | (labels >= k))[0]
         raise ValueError(
             f"labels must be integers in [0, {k}); received label {labels.flat[bad]} at index {bad}"
         )
-    return labels, y_pred
 
 
 def _crossentropy_of_labels(labels, probabilities):
@@ -857,9 +861,7 @@ def softmax_crossentropy_gradient(y_true, probabilities, sparse, label_smoothing
                 f"Expected one label per sample ({p.size // k}) for probabilities of shape {p.shape}. "
                 f"Received: y_true.shape={np.shape(y_true)}"
             )
-        if labels.size and (labels.min() < 0 or labels.max() >= k):
-            bad = np.flatnonzero((labels < 0) | (labels >= k))[0]
-            raise ValueError(f"labels must be integers in [0, {k}); received label {labels[bad]} at index {bad}")
+        _check_label_range(labels, k)
         return _softmax_crossentropy_gradient_of_labels(labels, p.reshape(-1, k)).reshape(p.shape)
     y_true, p = _prepare_categorical(y_true, p)
     grad = p - _smooth_categorical(y_true, label_smoothing)

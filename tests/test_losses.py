@@ -402,6 +402,11 @@ def test_sparse_labels_out_of_range_in_the_function():
         losses.sparse_categorical_crossentropy([0, 3], np.full((2, 3), 1 / 3))
 
 
+def test_sparse_labels_out_of_range_in_the_fused_gradient():
+    with pytest.raises(ValueError, match=r"labels must be integers in \[0, 3\); received label -1 at index 0"):
+        losses.softmax_crossentropy_gradient([-1, 2], np.full((2, 3), 1 / 3), True)
+
+
 def test_shape_mismatch_errors():
     with pytest.raises(ValueError, match="sparse_categorical_crossentropy"):
         losses.categorical_crossentropy([0, 2], np.full((2, 3), 1 / 3))
