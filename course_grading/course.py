@@ -182,9 +182,11 @@ class Course:
             d.mkdir(parents=True, exist_ok=True)
 
 
-def nbgrader_config(course: Course, limits: Limits | None = None) -> Config:
-    """The traitlets configuration of every nbgrader step for ``course``."""
-    limits = limits or Limits()
+def nbgrader_config(course: Course) -> Config:
+    """The traitlets configuration of every nbgrader step for ``course``, with the default limits.
+
+    Autograding puts its own limits in with :meth:`Limits.configure`.
+    """
     c = Config()
     c.CourseDirectory.root = str(course.root)
     c.CourseDirectory.course_id = COURSE_ID
@@ -201,7 +203,7 @@ def nbgrader_config(course: Course, limits: Limits | None = None) -> Config:
     c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
     # autograding: restore deleted or edited test cells from the gradebook
     c.OverwriteCells.add_missing_cells = True
-    c.Execute.timeout = limits.cell_timeout
+    Limits().configure(c)
     c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:",
                                  "--InteractiveShell.xmode=Minimal"]
     c.LimitOutput.max_lines = 300
@@ -214,17 +216,6 @@ def nbgrader_config(course: Course, limits: Limits | None = None) -> Config:
     ]
     c.ClearHiddenTests.enforce_metadata = False
     return c
-
-
-def nbgrader_cli_args(course: Course) -> list[str]:
-    """The same settings as command-line flags, for running ``nbgrader`` itself."""
-    cfg = nbgrader_config(course)
-    args = []
-    for section, values in cfg.items():
-        for key, value in values.items():
-            args.append(f"--{section}.{key}={value!r}" if not isinstance(value, str)
-                        else f"--{section}.{key}={value}")
-    return args
 
 
 def env_for_kernels() -> dict[str, str]:

@@ -231,7 +231,7 @@ class Grader:
         self.course, self.limits, self.run_dir, self.uids = course, limits, run_dir, uids
         self.ahead = KernelsAhead()
         serialise_gradebook(course.grading / "gradebook.lock")
-        cfg = nbgrader_config(course, limits)
+        cfg = nbgrader_config(course)
         cfg.Autograde.autograde_preprocessors = [
             GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
